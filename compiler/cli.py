@@ -1,0 +1,248 @@
+"""The `orchc` command line: argv in, API call, rendered report out, exit status back.
+
+Exit status: 0 success; 1 the project has errors (or `check` found it stale); 2 usage or
+configuration problems, an unreadable lock, and orchc's own internal errors. Every
+diagnostic, including those about the command line itself, is printed in the
+`--output-format` (or `$ORCHC_OUTPUT_FORMAT`) asked for.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from compiler import __version__
+from compiler.diagnostics import Diagnostic, UsageError, did_you_mean, exit_status
+from compiler.model import Span
+from compiler.render import OUTPUT_FORMAT_ENV, OUTPUT_FORMATS, FileDiff, Report, render, summary
+
+_PATH_HELP = "the project (default: the nearest folder with pyproject.toml)"
+
+
+class _Parser(argparse.ArgumentParser):
+    """Command-line mistakes become OC105 diagnostics, rendered like every other."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: {message}", f"run `{self.prog} --help` for usage")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="orchc", description="Static-analysis flow compiler for Prefect 3: infers the DAG from "
+        "`@operation` functions without importing them, locks it, and gates CI on it.")
+    parser.add_argument("--version", action="version", version=f"orchc {__version__}")
+    common = _Parser(add_help=False)
+    common.add_argument("--output-format", choices=OUTPUT_FORMATS, default=None,
+                        help=f"how diagnostics are printed (default: ${OUTPUT_FORMAT_ENV} or text)")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    build = commands.add_parser("build", parents=[common],
+                                help="analyse the project and write flows.lock and the generated modules")
+    build.add_argument("path", nargs="?", help=_PATH_HELP)
+    check = commands.add_parser("check", parents=[common],
+                                help="fail when flows.lock or a generated module is stale, or the graph is invalid")
+    check.add_argument("path", nargs="?", help=_PATH_HELP)
+    check.add_argument("--diff", action=argparse.BooleanOptionalAction, default=None,
+                       help="print what changed and unified diffs of the stale files (default: on when $CI is set)")
+    graph = commands.add_parser("graph", parents=[common], help="print the dependency graph (mermaid, dot or json)")
+    graph.add_argument("flow", nargs="?", help="only this flow (a group or a flat operation)")
+    graph.add_argument("--format", choices=("json", "mermaid", "dot"), default="json")
+    graph.add_argument("--project", help=_PATH_HELP)
+    explain = commands.add_parser("explain", parents=[common],
+                                  help="say where an operation is, why each input is bound, and what runs around it")
+    explain.add_argument("operation", help="the operation's full dotted name")
+    explain.add_argument("--format", choices=("text", "json"), default="text")
+    explain.add_argument("--project", help=_PATH_HELP)
+    diff = commands.add_parser("diff", parents=[common],
+                               help="summarise how the locked graph changed, as Markdown for a pull request")
+    diff.add_argument("base", help="a lockfile, or `git:REF` for the project's lockfile as committed at REF")
+    diff.add_argument("head", nargs="?", help="a lockfile or `git:REF` (default: the working tree's lockfile)")
+    diff.add_argument("--format", choices=("markdown", "json"), default="markdown")
+    diff.add_argument("--project", help=_PATH_HELP)
+    return parser
+
+
+def _requested_format(argv: Sequence[str]) -> str:
+    """The output format, read before parsing so that parse errors honour it too."""
+    chosen = os.environ.get(OUTPUT_FORMAT_ENV) or "text"
+    for index, arg in enumerate(argv):
+        if arg == "--output-format" and index + 1 < len(argv):
+            chosen = argv[index + 1]
+        elif arg.startswith("--output-format="):
+            chosen = arg.partition("=")[2]
+    return chosen if chosen in OUTPUT_FORMATS else "text"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    output_format = _requested_format(argv)
+    command = next((arg for arg in argv if not arg.startswith("-")), "orchc")
+    try:
+        env_format = os.environ.get(OUTPUT_FORMAT_ENV)
+        if env_format and env_format not in OUTPUT_FORMATS:
+            raise UsageError(f"${OUTPUT_FORMAT_ENV} is `{env_format}`, not one of {', '.join(OUTPUT_FORMATS)}",
+                             f"set it to one of {', '.join(OUTPUT_FORMATS)}, or unset it")
+        args = _parser().parse_args(argv)
+        args.output_format = args.output_format or output_format
+        return _COMMANDS[args.command](args)
+    except SystemExit as exit_:  # --help, --version
+        return int(exit_.code or 0)
+    except UsageError as error:
+        diagnostic = Diagnostic("OC105", error.message, Span("."), error.hint)
+        return _emit(Report(command, (diagnostic,), 2, summary([diagnostic])), output_format)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as error:  # our own bug: say so, keep the traceback for the report
+        print("".join(traceback.format_exception(error)).rstrip(), file=sys.stderr)
+        diagnostic = Diagnostic("OC901", f"internal error: {type(error).__name__}: {error}", Span("."),
+                                "this is a bug in orchc; please report it with the traceback above")
+        return _emit(Report(command, (diagnostic,), 2, summary([diagnostic])), output_format)
+
+
+def _emit(report: Report, output_format: str) -> int:
+    sys.stdout.write(render(report, output_format))
+    return report.status
+
+
+def _prefix(root: Path | None) -> str:
+    from compiler.gitlock import repository_prefix
+
+    return repository_prefix(root) if root is not None else ""
+
+
+def _report(args: argparse.Namespace, diagnostics: Sequence[Diagnostic], success: str = "", *,
+            root: Path | None = None, changes: Sequence[Any] = (), diffs: Sequence[FileDiff] = (),
+            details: Sequence[tuple[str, Any]] = ()) -> int:
+    status = exit_status(diagnostics)
+    line = summary(diagnostics) if status or not success else success
+    report = Report(args.command, tuple(diagnostics), status, line, _prefix(root), tuple(changes), tuple(diffs),
+                    tuple(details))
+    return _emit(report, args.output_format)
+
+
+# -- build and check --------------------------------------------------------------------
+
+
+def _build(args: argparse.Namespace) -> int:
+    from compiler.api import build
+
+    result = build(args.path)
+    root = result.analysis.root
+    if exit_status(result.diagnostics):
+        return _report(args, result.diagnostics, root=root)
+    lock = result.analysis.lock
+    changed = [*result.written, *(f"{p} (removed)" for p in result.removed)]
+    detail = ("wrote " + ", ".join(changed)) if changed else "everything was already up to date"
+    return _report(args, result.diagnostics, f"built {len(lock.operations)} operations and {len(lock.flows)} flows: {detail}",
+                   root=root, details=[("written", list(result.written)), ("removed", list(result.removed))])
+
+
+def _ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def _check(args: argparse.Namespace) -> int:
+    from compiler.api import check
+
+    analysis, diagnostics = check(args.path)
+    changes, diffs = (), ()
+    if exit_status(diagnostics) and (args.diff if args.diff is not None else _ci()):
+        from compiler.checkdiff import stale_changes, stale_diffs
+
+        changes, diffs = stale_changes(analysis), stale_diffs(analysis)
+    success = ""
+    if analysis.lock is not None:
+        lock = analysis.lock
+        success = f"{analysis.config.lock} is up to date ({len(lock.operations)} operations, {len(lock.flows)} flows)"
+    return _report(args, diagnostics, success, root=analysis.root, changes=changes, diffs=diffs)
+
+
+# -- graph and explain ------------------------------------------------------------------
+
+
+def _analysed_graph(args: argparse.Namespace):
+    """The project's graph, or an exit status after reporting why there is none."""
+    from compiler.api import analyse
+
+    analysis = analyse(args.project)
+    if exit_status(analysis.diagnostics) or analysis.graph is None:
+        return None, _report(args, analysis.diagnostics, root=analysis.root)
+    return analysis.graph, 0
+
+
+def _graph(args: argparse.Namespace) -> int:
+    from compiler.export import graph_dot, graph_json, graph_mermaid, restrict
+
+    graph, status = _analysed_graph(args)
+    if graph is None:
+        return status
+    names = [flow.name for flow in graph.flows]
+    if args.flow is not None and args.flow not in names:
+        hint = did_you_mean(args.flow, names) or "run `orchc graph` to see every flow"
+        raise UsageError(f"no flow named `{args.flow}`", hint)
+    render_graph = {"json": graph_json, "mermaid": graph_mermaid, "dot": graph_dot}[args.format]
+    sys.stdout.write(render_graph(restrict(graph, args.flow)))
+    return 0
+
+
+def _explain(args: argparse.Namespace) -> int:
+    from compiler.explain import explain_json, explanation, render_explanation
+
+    graph, status = _analysed_graph(args)
+    if graph is None:
+        return status
+    facts = explanation(graph, args.operation)
+    sys.stdout.write(explain_json(facts) if args.format == "json" else render_explanation(facts))
+    return 0
+
+
+# -- diff -------------------------------------------------------------------------------
+
+_LOCK_HINTS = {
+    "OC402": "pass an orchc lockfile (regenerate it with `orchc build`)",
+    "OC403": "resolve the merge by regenerating the lock with `orchc build`",
+    "OC404": "upgrade orchc to the version that wrote it (`pip install -U orchc`)",
+}
+
+
+def _read_lock_arg(spec: str, root: Path, lock_path: str, label: str):
+    """The lock named by a `diff` argument (a path, or `git:REF`), or a Diagnostic."""
+    from compiler.gitlock import GIT_PREFIX, read_committed
+    from compiler.lockfile import LockError, loads
+
+    if spec.startswith(GIT_PREFIX):
+        text = read_committed(root, spec[len(GIT_PREFIX):], lock_path)
+    else:
+        path = Path(spec)
+        if not path.is_file():
+            raise UsageError(f"lockfile `{label}` does not exist", "pass a lockfile path or `git:REF`")
+        text = path.read_text(encoding="utf-8", errors="replace")
+    try:
+        return loads(text)
+    except LockError as error:
+        return Diagnostic(error.code, f"`{label}`: {error.message}", Span(label, error.line), _LOCK_HINTS[error.code])
+
+
+def _diff(args: argparse.Namespace) -> int:
+    from compiler.api import find_root, load_config
+    from compiler.review import review, review_json, review_markdown
+
+    root = find_root(args.project)
+    config, problems = load_config(root)
+    if exit_status(problems):
+        return _report(args, problems, root=root)
+    specs = [(args.base, args.base), (args.head, args.head) if args.head else (str(root / config.lock), config.lock)]
+    locks = [_read_lock_arg(spec, root, config.lock, label) for spec, label in specs]
+    failures = [lock for lock in locks if isinstance(lock, Diagnostic)]
+    if failures:
+        return _report(args, failures, root=root)
+    data = review(*locks, args.base, args.head or config.lock)
+    sys.stdout.write(review_json(data) if args.format == "json" else review_markdown(data))
+    return 0
+
+
+_COMMANDS = {"build": _build, "check": _check, "graph": _graph, "explain": _explain, "diff": _diff}

@@ -1,0 +1,140 @@
+"""Configuration: `[tool.orchc]` in pyproject.toml parsed into a `Config`, with diagnostics
+for unknown keys and wrong types."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+from typing import Any
+
+import tomli
+
+from compiler.diagnostics import Diagnostic, did_you_mean
+from compiler.model import Span
+
+#: the containers data libraries use for everything: never bound by type alone
+DEFAULT_OPAQUE_TYPES = (
+    "numpy.ndarray",
+    "pandas.DataFrame",
+    "pandas.Series",
+    "polars.DataFrame",
+    "polars.LazyFrame",
+    "pyarrow.Table",
+)
+ENGINES = ("prefect", "local")
+TASK_RUNNERS = ("thread", "dask", "ray")
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """The project's orchc settings; paths are project-relative POSIX strings."""
+
+    #: folders or globs to analyse
+    sources: tuple[str, ...] = (".",)
+    #: globs (project-relative) of files and folders to skip, on top of the defaults
+    exclude: tuple[str, ...] = ()
+    #: the folder of generated modules (a Python package)
+    out: str = "orchestration"
+    #: the lockfile
+    lock: str = "flows.lock"
+    #: extra opaque types (qualified names), added to DEFAULT_OPAQUE_TYPES
+    opaque_types: tuple[str, ...] = ()
+    #: the runtime's default engine
+    engine: str = "prefect"
+    #: the Prefect task runner the generated flows use
+    task_runner: str = "thread"
+    #: where the table was read from, for diagnostics
+    pyproject: str = "pyproject.toml"
+    #: 1-based line of `[tool.orchc]` in pyproject.toml (1 when absent)
+    table_line: int = field(default=1, compare=False)
+
+    @property
+    def all_opaque_types(self) -> frozenset[str]:
+        return frozenset(DEFAULT_OPAQUE_TYPES) | frozenset(self.opaque_types)
+
+
+def _string_list(value: Any) -> tuple[str, ...] | None:
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return tuple(value)
+    return None
+
+
+def _relative_path(value: Any) -> str | None:
+    """A project-relative POSIX path, normalised (`./out/` -> `out`); None if absolute or escaping."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    path = PurePosixPath(value.replace("\\", "/"))
+    if path.is_absolute() or ".." in path.parts:
+        return None
+    return str(path)
+
+
+def _choice(options: tuple[str, ...]):
+    return lambda value: value if value in options else None
+
+
+# key -> (converter returning None on a bad value, what the value must be)
+_KEYS = {
+    "sources": (_string_list, "a string or a list of strings (folders or globs)"),
+    "exclude": (_string_list, "a string or a list of strings (globs)"),
+    "out": (_relative_path, "a project-relative folder such as `orchestration`"),
+    "lock": (_relative_path, "a project-relative file path such as `flows.lock`"),
+    "opaque_types": (_string_list, "a list of qualified type names such as `mylib.Frame`"),
+    "engine": (_choice(ENGINES), "one of " + ", ".join(f"`{e}`" for e in ENGINES)),
+    "task_runner": (_choice(TASK_RUNNERS), "one of " + ", ".join(f"`{r}`" for r in TASK_RUNNERS)),
+}
+
+
+def _table_line(text: str) -> int:
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.strip().replace(" ", "") == "[tool.orchc]":
+            return number
+    return 1
+
+
+def _key_line(text: str, table_line: int, key: str) -> int:
+    """The line where `key` is set inside `[tool.orchc]`, or the table's line."""
+    lines = text.splitlines()
+    for number in range(table_line, len(lines)):
+        stripped = lines[number].strip()
+        if stripped.startswith("["):
+            break
+        if stripped.split("=", 1)[0].strip().strip('"\'') == key:
+            return number + 1
+    return table_line
+
+
+def parse_config(text: str | None, path: str = "pyproject.toml") -> tuple[Config, tuple[Diagnostic, ...]]:
+    """Read `[tool.orchc]` from pyproject text (None: no pyproject, all defaults)."""
+    if text is None:
+        return Config(pyproject=path), ()
+    try:
+        data = tomli.loads(text)
+    except tomli.TOMLDecodeError as error:
+        span = Span(path, getattr(error, "lineno", 1) or 1, getattr(error, "colno", 1) or 1)
+        return Config(pyproject=path), (
+            Diagnostic("OC101", f"`{path}` is not valid TOML: {error.msg}", span, "fix the TOML syntax"),)
+    table = data.get("tool", {}).get("orchc", {})
+    line = _table_line(text)
+    span = Span(path, line, 1)
+    if not isinstance(table, dict):
+        return Config(pyproject=path), (Diagnostic("OC103", "`tool.orchc` must be a table", span, "write it as `[tool.orchc]`"),)
+    values: dict[str, Any] = {}
+    diagnostics = []
+    for key in sorted(table):
+        span = Span(path, _key_line(text, line, key), 1)
+        if key not in _KEYS:
+            hint = did_you_mean(key, _KEYS) or "known keys: " + ", ".join(f"`{k}`" for k in _KEYS)
+            diagnostics.append(Diagnostic("OC102", f"unknown key `{key}` in `[tool.orchc]`", span, hint))
+            continue
+        convert, expected = _KEYS[key]
+        value = convert(table[key])
+        if value is None:
+            diagnostics.append(Diagnostic(
+                "OC103", f"`[tool.orchc]` key `{key}` must be {expected}, got {table[key]!r}", span,
+                f"set `{key}` to {expected}"))
+        else:
+            values[key] = value
+    return Config(pyproject=path, table_line=line, **values), tuple(diagnostics)

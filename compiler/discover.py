@@ -1,0 +1,137 @@
+"""Discovery: which Python files of a project orchc analyses, and their module names.
+
+Walks the configured `sources` (folders or globs), pruning the default excludes (hidden
+folders, virtualenvs, `__pycache__`, `build`, `dist`, `site-packages`, `node_modules`, the
+generated `out` folder) and the configured `exclude` globs. Listing folders is the only
+file-system access here; reading the files is left to `compiler.api`.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import glob
+import os
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from compiler.config import Config
+from compiler.diagnostics import Diagnostic
+from compiler.model import Span
+
+EXCLUDED_DIR_NAMES = frozenset({"__pycache__", "build", "dist", "site-packages", "node_modules"})
+
+
+@dataclass(frozen=True, slots=True)
+class SourcePath:
+    """A discovered file: where it is and which module it is."""
+
+    #: project-relative POSIX path
+    path: str
+    #: dotted module name relative to its source root
+    module: str
+
+
+def module_name(path: str, source_root: str) -> str:
+    """`pkg/sub/mod.py` under root `.` is `pkg.sub.mod`; `pkg/__init__.py` is `pkg`."""
+    relative = PurePosixPath(path).relative_to(source_root) if source_root != "." else PurePosixPath(path)
+    parts = list(relative.with_suffix("").parts)
+    if parts and parts[-1] == "__init__" and len(parts) > 1:
+        parts.pop()
+    return ".".join(parts)
+
+
+def _matches(path: str, patterns: tuple[str, ...]) -> bool:
+    name = path.rsplit("/", 1)[-1]
+    return any(
+        fnmatch.fnmatchcase(path, pattern) or fnmatch.fnmatchcase(name, pattern) or path.startswith(pattern.rstrip("/") + "/")
+        for pattern in patterns
+    )
+
+
+def _excluded_dir(root: Path, path: str, config: Config) -> bool:
+    name = path.rsplit("/", 1)[-1]
+    if name.startswith(".") or name in EXCLUDED_DIR_NAMES or path == config.out:
+        return True
+    if (root / path / "pyvenv.cfg").exists():  # a virtualenv under any name
+        return True
+    return _matches(path, config.exclude)
+
+
+def _walk(root: Path, start: str, config: Config) -> list[str]:
+    """Every `.py` file under the project-relative folder `start`, pruned."""
+    found = []
+    for folder, dirs, files in os.walk(root / start):
+        rel_folder = Path(folder).relative_to(root).as_posix()
+        dirs[:] = [d for d in dirs if not _excluded_dir(root, _join(rel_folder, d), config)]
+        found.extend(_join(rel_folder, f) for f in files if f.endswith(".py"))
+    return [path for path in found if not _matches(path, config.exclude)]
+
+
+def _join(folder: str, name: str) -> str:
+    return name if folder in ("", ".") else f"{folder}/{name}"
+
+
+def _glob_root(pattern: str) -> str:
+    """The longest folder prefix of a glob without magic characters."""
+    parts = []
+    for part in PurePosixPath(pattern).parts[:-1]:
+        if glob.has_magic(part):
+            break
+        parts.append(part)
+    return "/".join(parts) or "."
+
+
+def _entry_files(root: Path, entry: str, config: Config) -> tuple[str, list[str]] | None:
+    """(source root, files) for one `sources` entry, or None when it matches nothing."""
+    entry = str(PurePosixPath(entry))
+    if not glob.has_magic(entry):
+        if (root / entry).is_dir():
+            return entry, _walk(root, entry, config)
+        if (root / entry).is_file():
+            return str(PurePosixPath(entry).parent), [entry]
+        return None
+    files: list[str] = []
+    for match in sorted(glob.glob(entry, root_dir=root, recursive=True)):
+        match = PurePosixPath(match).as_posix()
+        if (root / match).is_dir():
+            files.extend(_walk(root, match, config))
+        elif match.endswith(".py") and not _matches(match, config.exclude):
+            files.append(match)
+    return (_glob_root(entry), files) if files else None
+
+
+def find_sources(root: Path, config: Config) -> tuple[tuple[SourcePath, ...], tuple[Diagnostic, ...]]:
+    """The project's Python files, sorted by path; a file claimed by two entries keeps the first."""
+    chosen: dict[str, SourcePath] = {}
+    diagnostics = []
+    for entry in config.sources:
+        result = _entry_files(root, entry, config)
+        if result is None:
+            diagnostics.append(Diagnostic(
+                "OC104", f"`sources` entry `{entry}` matches no file or folder",
+                Span(config.pyproject, config.table_line, 1),
+                "fix the path in `[tool.orchc] sources` (paths are relative to the project root)"))
+            continue
+        source_root, files = result
+        for path in files:
+            if not _under(path, config.out):
+                chosen.setdefault(path, SourcePath(path, module_name(path, source_root)))
+    return tuple(sorted(chosen.values(), key=lambda s: s.path)), tuple(diagnostics)
+
+
+def _under(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder + "/")
+
+
+def source_roots(config: Config) -> tuple[str, ...]:
+    """The folders module names are relative to, in configuration order (for sys.path)."""
+    roots = []
+    for entry in config.sources:
+        entry = str(PurePosixPath(entry))
+        if glob.has_magic(entry):
+            root = _glob_root(entry)
+        else:
+            root = str(PurePosixPath(entry).parent) if entry.endswith(".py") else entry
+        if root not in roots:
+            roots.append(root)
+    return tuple(roots)

@@ -1,0 +1,152 @@
+"""Graph exports for other tools: the stable JSON contract of `orchc graph --format json`,
+and Mermaid and Graphviz diagrams (`--format mermaid|dot`)."""
+
+from __future__ import annotations
+
+import json
+
+from compiler.model import Graph
+
+GRAPH_SCHEMA = 1
+
+
+def restrict(graph: Graph, flow_name: str | None) -> Graph:
+    """The part of the graph one flow runs (the whole graph when `flow_name` is None)."""
+    if flow_name is None:
+        return graph
+    flow = next(f for f in graph.flows if f.name == flow_name)
+    members = set(flow.operations)
+    return Graph(
+        operations=tuple(op for op in graph.operations if op.name in members),
+        edges=tuple(e for e in graph.edges if e.source in members and e.target in members),
+        flows=(flow,),
+        groups=tuple(g for g in graph.groups if any(m == g or m.startswith(g + ".") for m in members)),
+    )
+
+
+def graph_json(graph: Graph) -> str:
+    """Operations by name, edges by (to, param, from), flows by name, members in topological order."""
+    document = {
+        "schema": GRAPH_SCHEMA,
+        "operations": [
+            {"name": op.name, "module": op.module, "function": op.function, "file": op.span.path,
+             "line": op.span.line, "is_async": op.is_async}
+            for op in sorted(graph.operations, key=lambda o: o.name)
+        ],
+        "edges": [
+            {"from": e.source, "to": e.target, "param": e.param, "reason": e.reason}
+            for e in sorted(graph.edges, key=lambda e: (e.target, e.param or "", e.source))
+        ],
+        "flows": [
+            {"name": flow.name, "operations": list(flow.operations),
+             "parameters": [
+                 {"name": p.name, "annotation": p.annotation.text if p.annotation else None, "required": p.required}
+                 for p in flow.params
+             ]}
+            for flow in sorted(graph.flows, key=lambda f: f.name)
+        ],
+    }
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+# -- diagrams ---------------------------------------------------------------------------
+
+#: how each edge reason is drawn: (mermaid arrow, mermaid link style, dot attributes)
+EDGE_STYLES = {
+    "inputs": ("==>", "stroke:#8250df,stroke-width:3px", 'color="#8250df", penwidth=2'),
+    "name": ("-->", "", ""),
+    "type": ("-->", "stroke:#1f6feb", 'color="#1f6feb"'),
+    "depends_on": ("-.->", "stroke:#6e7781,stroke-dasharray:4", 'style=dashed, color="#6e7781"'),
+}
+
+
+def mermaid_label(text: str) -> str:
+    """`text` as a quoted Mermaid label: entity codes for the characters Mermaid or its
+    HTML labels would read (`"`, `<`, `>`, `#`, `&`), newlines as spaces."""
+    escaped = "".join(_MERMAID_ENTITIES.get(char, char) for char in text.replace("\r", " ").replace("\n", " "))
+    return f'"{escaped}"'
+
+
+_MERMAID_ENTITIES = {"#": "#35;", '"': "#quot;", "<": "#lt;", ">": "#gt;", "&": "#amp;"}
+
+
+def dot_id(text: str) -> str:
+    """`text` as a quoted DOT identifier."""
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\r", "").replace("\n", "\\n")
+    return f'"{escaped}"'
+
+
+def _edge_label(edge) -> str:
+    return edge.param if edge.param is not None else "after"
+
+
+def _children(graph: Graph) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """Subgroups and operations of each group (the root is `""`), sorted."""
+    groups: dict[str, list[str]] = {"": []}
+    operations: dict[str, list[str]] = {"": []}
+    for group in graph.groups:
+        groups.setdefault(group, [])
+        operations.setdefault(group, [])
+        groups.setdefault(group.rpartition(".")[0], []).append(group)
+    for op in sorted(graph.operations, key=lambda o: o.name):
+        operations.setdefault(op.group, []).append(op.name)
+    return groups, operations
+
+
+def graph_mermaid(graph: Graph) -> str:
+    """A Mermaid flowchart: groups as nested subgraphs, operations as nodes, data edges
+    labelled with the parameter, each edge reason drawn differently (see EDGE_STYLES)."""
+    names = sorted(op.name for op in graph.operations)
+    node = {name: f"op{index}" for index, name in enumerate(names)}
+    subgroups, members = _children(graph)
+    group_id = {group: f"grp{index}" for index, group in enumerate(graph.groups)}
+    lines = ["flowchart LR"]
+
+    def emit(group: str, depth: int) -> None:
+        indent = "    " * depth
+        for name in members.get(group, []):
+            lines.append(f"{indent}{node[name]}[{mermaid_label(name.rpartition('.')[2])}]")
+        for child in subgroups.get(group, []):
+            lines.append(f"{indent}subgraph {group_id[child]}[{mermaid_label(child)}]")
+            emit(child, depth + 1)
+            lines.append(f"{indent}end")
+
+    emit("", 1)
+    edges = [e for e in sorted(graph.edges, key=lambda e: e.sort_key()) if e.source in node and e.target in node]
+    for edge in edges:
+        arrow = EDGE_STYLES[edge.reason][0]
+        lines.append(f"    {node[edge.source]} {arrow}|{mermaid_label(_edge_label(edge))}| {node[edge.target]}")
+    for reason, (_, style, _) in EDGE_STYLES.items():
+        indices = [str(i) for i, e in enumerate(edges) if e.reason == reason]
+        if style and indices:
+            lines.append(f"    linkStyle {','.join(indices)} {style}")
+    return "\n".join(lines) + "\n"
+
+
+def graph_dot(graph: Graph) -> str:
+    """A Graphviz digraph: groups as nested clusters, operations as nodes, data edges
+    labelled with the parameter, each edge reason drawn differently (see EDGE_STYLES)."""
+    subgroups, members = _children(graph)
+    cluster = {group: f"cluster_{index}" for index, group in enumerate(graph.groups)}
+    known = {op.name for op in graph.operations}
+    lines = ["digraph orchc {", "    rankdir=LR;", '    node [shape=box, style=rounded, fontname="Helvetica"];',
+             '    edge [fontname="Helvetica", fontsize=10];']
+
+    def emit(group: str, depth: int) -> None:
+        indent = "    " * depth
+        for name in members.get(group, []):
+            lines.append(f"{indent}{dot_id(name)} [label={dot_id(name.rpartition('.')[2])}, tooltip={dot_id(name)}];")
+        for child in subgroups.get(group, []):
+            lines.append(f"{indent}subgraph {cluster[child]} {{")
+            lines.append(f"{indent}    label={dot_id(child)};")
+            emit(child, depth + 1)
+            lines.append(f"{indent}}}")
+
+    emit("", 1)
+    for edge in sorted(graph.edges, key=lambda e: e.sort_key()):
+        if edge.source not in known or edge.target not in known:
+            continue
+        attributes = ", ".join(filter(None, (f"label={dot_id(_edge_label(edge))}",
+                                             f"tooltip={dot_id(edge.reason)}", EDGE_STYLES[edge.reason][2])))
+        lines.append(f"    {dot_id(edge.source)} -> {dot_id(edge.target)} [{attributes}];")
+    return "\n".join([*lines, "}"]) + "\n"

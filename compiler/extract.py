@@ -1,0 +1,715 @@
+"""Extraction: one source file in, its `@operation` functions out (libcst; never imports code).
+
+`extract` works in these steps:
+
+1. A file whose text lacks the word `operation` has no operations: it is not parsed.
+2. The file is parsed with `libcst.parse_module`; a syntax error is one OC201 diagnostic.
+3. The module-level imports are read (`compiler.annotations.module_bindings`) to learn
+   which local names stand for `runtime.operation` (`OPERATION`), however imported.
+   Without such a name there is nothing more to do.
+4. Each module-level `def` decorated with it is read: the decorator's literal arguments
+   (checked), the parameters, the return annotation, the docstring and a hash of the
+   function's text. Positions come from a metadata pass over the function's header only
+   (its body replaced by `pass`), offset by the function's first line in the file.
+5. Every other use (a method, a nested function, a lambda, a call form) is an OC207.
+   To avoid a walk over the whole tree, the uses are first counted by a regular
+   expression over the text; only when the text holds more of them than step 4
+   accounted for are the remaining statements walked (comments and strings may make
+   the count too high, never too low).
+"""
+
+from __future__ import annotations
+
+import ast
+import bisect
+import hashlib
+import re
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+
+import libcst as cst
+from libcst._nodes.internal import CodegenState
+
+from compiler.annotations import Bindings, code, dotted, module_bindings, normalise_newlines, qualify, resolve
+from compiler.diagnostics import Diagnostic, did_you_mean, sorted_diagnostics
+from compiler.model import OperationSpec, Options, OptionSpans, ParamSpec, SourceFile, Span, TypeRef
+from compiler.naming import name_problem
+
+#: the qualified name of the marker users import (`from runtime import operation`)
+OPERATION = "runtime.operation"
+# The marker is also reachable through the module that defines it.
+_OPERATION_NAMES = frozenset({OPERATION, f"{OPERATION}.{OPERATION.rpartition('.')[2]}"})
+# `from runtime import *` binds the marker (it is in `runtime.__all__`).
+_STAR = {OPERATION.rpartition(".")[0]: (OPERATION.rpartition(".")[2],)}
+
+#: every argument `@operation(...)` takes, in its signature's order
+KEYWORDS = (
+    "name",
+    "depends_on",
+    "inputs",
+    "retries",
+    "retry_delay_seconds",
+    "timeout_seconds",
+    "tags",
+    "cache",
+    "persist_result",
+    "executor",
+    "description",
+)
+_LITERAL_HINT = "write the value literally; orchc reads decorator arguments without running code"
+_NAME_HINT = "use dot-separated Python identifiers that are not keywords, e.g. `scraping.stepstone.fetch`"
+_DECORATOR_HINT = "use the decorator form `@operation(...)` on a module-level function"
+_UNBINDABLE_KINDS = ("positional_only", "var_positional", "var_keyword")
+_NEWLINE = re.compile(r"\r\n?|\n")
+_INVALID = object()
+
+
+def extract(source: SourceFile) -> tuple[tuple[OperationSpec, ...], tuple[Diagnostic, ...]]:
+    """The operations defined in one file (sorted by line) and the problems found there."""
+    if "operation" not in source.text:
+        return (), ()
+    try:
+        module = cst.parse_module(source.text)
+    except cst.ParserSyntaxError as error:
+        return (), (_syntax_error(source, error),)
+    return _Extractor(source, module).run()
+
+
+def canonical_repr(value: object) -> str:
+    """`repr()` of a literal value, with set elements sorted so it never depends on hashing."""
+    if isinstance(value, (set, frozenset)):
+        items = sorted(canonical_repr(item) for item in value)
+        inner = "{" + ", ".join(items) + "}" if items else ""
+        if isinstance(value, set):
+            return inner or "set()"
+        return f"frozenset({inner})"
+    if isinstance(value, (list, tuple)):
+        items = [canonical_repr(item) for item in value]
+        if isinstance(value, list):
+            return "[" + ", ".join(items) + "]"
+        return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{canonical_repr(k)}: {canonical_repr(v)}" for k, v in value.items()) + "}"
+    return repr(value)
+
+
+def _syntax_error(source: SourceFile, error: cst.ParserSyntaxError) -> Diagnostic:
+    """OC201, placed and worded by Python's own parser when it agrees (it is more precise)."""
+    line, column = error.editor_line, error.editor_column
+    message = error.message.rpartition(": ")[2] or error.message
+    try:
+        ast.parse(source.text.removeprefix("\ufeff"), source.path)
+    except SyntaxError as python_error:
+        if python_error.lineno:
+            line, column = python_error.lineno, max(python_error.offset or 1, 1)
+            message = python_error.msg
+    except (ValueError, RecursionError, MemoryError):
+        pass
+    return Diagnostic(
+        "OC201",
+        f"syntax error: {_short(message, 120)}",
+        Span(source.path, line, column),
+        "fix the syntax; orchc analyses the other files meanwhile",
+    )
+
+
+def _short(text: str, limit: int = 60) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _line_breaks(text: str, end: int) -> int:
+    """How many line breaks (`\\n`, `\\r\\n` or a lone `\\r`) `text[:end]` holds."""
+    return text.count("\n", 0, end) + text.count("\r", 0, end) - text.count("\r\n", 0, end)
+
+
+class _OffsetState(CodegenState):
+    """libcst's plain code generator, also noting where each node lands in the text.
+
+    It records what `PositionProvider` would (a node's syntactic range where libcst
+    marks one, else the range of its tokens) as character offsets, which costs little
+    more than rendering; `PositionProvider` through `MetadataWrapper` costs a tree copy
+    and a line/column update per token.
+    """
+
+    def __init__(self, module: cst.Module) -> None:
+        super().__init__(default_indent=module.default_indent, default_newline=module.default_newline)
+        self.offset = 0
+        #: node -> (start, end) offsets of all its tokens
+        self.tokens_range: dict[cst.CSTNode, tuple[int, int]] = {}
+        #: node -> (start, end) offsets of its syntactic part (`def`.., not decorators)
+        self.syntactic: dict[cst.CSTNode, tuple[int, int]] = {}
+        self._starts: list[int] = []
+
+    def add_indent_tokens(self) -> None:
+        self.tokens.extend(self.indent_tokens)
+        self.offset += sum(map(len, self.indent_tokens))
+
+    def add_token(self, value: str) -> None:
+        self.tokens.append(value)
+        self.offset += len(value)
+
+    def before_codegen(self, node: cst.CSTNode) -> None:
+        self._starts.append(self.offset)
+
+    def after_codegen(self, node: cst.CSTNode) -> None:
+        self.tokens_range[node] = (self._starts.pop(), self.offset)
+
+    @contextmanager
+    def record_syntactic_position(
+        self, node: cst.CSTNode, *, start_node: cst.CSTNode | None = None, end_node: cst.CSTNode | None = None
+    ) -> Iterator[None]:
+        start = self.offset
+        try:
+            yield
+        finally:
+            if start_node is not None:
+                start = self._range(start_node)[0]
+            end = self._range(end_node)[1] if end_node is not None else self.offset
+            self.syntactic[node] = (start, end)
+
+    def _range(self, node: cst.CSTNode) -> tuple[int, int]:
+        return self.syntactic.get(node) or self.tokens_range[node]
+
+
+class _Rendered:
+    """One top-level statement rendered exactly as in the file, with exact spans."""
+
+    def __init__(self, path: str, module: cst.Module, statement: cst.BaseStatement) -> None:
+        state = _OffsetState(module)
+        statement._codegen(state)
+        self.path = path
+        #: the statement (without its leading blank and comment lines) as written
+        self.text = "".join(state.tokens)
+        self.statement = statement
+        self._state = state
+        self._line_starts = [0, *(match.end() for match in _NEWLINE.finditer(self.text))]
+        #: the file line of the statement's first line; set once found
+        self.first_line = 1
+
+    def code(self, node: cst.CSTNode) -> str:
+        """A node's text as written (what `Module.code_for_node` returns)."""
+        start, end = self._state.tokens_range[node]
+        return self.text[start:end]
+
+    def span(self, node: cst.CSTNode, end_node: cst.CSTNode | None = None) -> Span:
+        start = self._state._range(node)[0]
+        end = self._state._range(end_node or node)[1]
+        return Span(self.path, *self._position(start), *self._position(end))
+
+    def keyword_span(self, keyword: str) -> Span:
+        """The span of the keyword (`def`, `async`) that starts the statement."""
+        start = self._state._range(self.statement)[0]
+        return Span(self.path, *self._position(start), *self._position(start + len(keyword)))
+
+    def _position(self, offset: int) -> tuple[int, int]:
+        """(1-based file line, 1-based column in characters) of an offset in the text."""
+        index = bisect.bisect_right(self._line_starts, offset) - 1
+        return self.first_line + index, offset - self._line_starts[index] + 1
+
+
+class _Extractor:
+    """Reads one parsed module; `run` returns what `extract` returns."""
+
+    def __init__(self, source: SourceFile, module: cst.Module) -> None:
+        self.source = source
+        self.module = module
+        # libcst drops a byte-order mark, and so do editors' columns.
+        self.text = source.text.removeprefix("\ufeff")
+        self.bindings: Bindings = module_bindings(module, source, _STAR)
+        self.references = _reference_pattern(self.bindings)
+        self.diagnostics: list[Diagnostic] = []
+
+    def run(self) -> tuple[tuple[OperationSpec, ...], tuple[Diagnostic, ...]]:
+        if self.references is None:
+            return (), ()
+        operations: list[OperationSpec] = []
+        unaccounted = len(self.references.findall(self.text))
+        handled: set[int] = set()
+        for index, statement in enumerate(self.module.body):
+            if isinstance(statement, cst.FunctionDef) and any(
+                self.is_operation(decorator.decorator) for decorator in statement.decorators
+            ):
+                handled.add(index)
+                operation, uses = self._function(index, statement)
+                unaccounted -= uses
+                if operation is not None:
+                    operations.append(operation)
+        if unaccounted > 0:
+            for index, statement in enumerate(self.module.body):
+                if index not in handled:
+                    self._scan(index, statement, statement, ())
+        operations.sort(key=lambda operation: (operation.span.line, operation.name))
+        return tuple(operations), sorted_diagnostics(self.diagnostics)
+
+    def is_operation(self, expression: cst.BaseExpression) -> bool:
+        """Whether `expression` (`operation`, `rt.operation(...)`, ...) is the marker."""
+        name = dotted(expression.func if isinstance(expression, cst.Call) else expression)
+        return name is not None and qualify(name, self.bindings) in _OPERATION_NAMES
+
+    def report(self, code_: str, message: str, span: Span, hint: str) -> None:
+        self.diagnostics.append(Diagnostic(code_, message, span, hint))
+
+    # -- locating ------------------------------------------------------------------
+
+    def _first_line(self, index: int, rendered: str) -> int:
+        """The line where top-level statement `index` (rendered without its leading
+        lines) starts: found by its unique text, else by rendering what precedes it."""
+        start = self.text.find(rendered)
+        if start < 0 or self.text.find(rendered, start + 1) >= 0:
+            start = self._rendered_offset(index)
+        return _line_breaks(self.text, start) + 1
+
+    def _rendered_offset(self, index: int) -> int:
+        render = self.module.code_for_node
+        statement = self.module.body[index]
+        before = sum(len(render(line)) for line in self.module.header)
+        before += sum(len(render(previous)) for previous in self.module.body[:index])
+        return before + len(render(statement)) - len(render(statement.with_changes(leading_lines=())))
+
+    def _render(self, index: int, statement: cst.BaseStatement) -> _Rendered:
+        rendered = _Rendered(self.source.path, self.module, statement.with_changes(leading_lines=()))
+        rendered.first_line = self._first_line(index, rendered.text)
+        return rendered
+
+    # -- one operation ---------------------------------------------------------------
+
+    def _function(self, index: int, funcdef: cst.FunctionDef) -> tuple[OperationSpec | None, int]:
+        """Read one top-level decorated function; also return how many uses it holds."""
+        decorators = [d for d in funcdef.decorators if self.is_operation(d.decorator)]
+        rendered = self._render(index, funcdef)
+        uses = len(self.references.findall(rendered.text))  # type: ignore[union-attr]
+        for extra in decorators[1:]:
+            self.report(
+                "OC207",
+                f"`{funcdef.name.value}` has more than one `@{_written(extra.decorator)}`",
+                rendered.span(extra),
+                "keep a single `@operation(...)` decorator",
+            )
+        if uses > len(decorators):
+            self._scan_nodes(funcdef.body, rendered, [("def", funcdef.name.value)])
+        return _OperationReader(self, funcdef, rendered).read(decorators[0]), uses
+
+    # -- other uses ------------------------------------------------------------------
+
+    def _scan(self, index: int, statement: cst.BaseStatement, root: cst.CSTNode, enclosing: list) -> None:
+        finder = _Uses(self.is_operation, list(enclosing))
+        root.visit(finder)
+        if finder.found:
+            self._report_uses(finder, self._render(index, statement))
+
+    def _scan_nodes(self, root: cst.CSTNode, where: _Rendered, enclosing: list) -> None:
+        finder = _Uses(self.is_operation, enclosing)
+        root.visit(finder)
+        self._report_uses(finder, where)
+
+    def _report_uses(self, finder: _Uses, where: _Rendered) -> None:
+        for node, end_node, message, hint in finder.found:
+            self.report("OC207", message, where.span(node), hint)
+
+
+def _reference_pattern(bindings: Bindings) -> re.Pattern[str] | None:
+    """A pattern matching every written use of the marker, None when nothing binds it.
+
+    A use is `@name` or `name(` for a name bound to the marker, or `alias.operation` for
+    an alias of its module; backslash continuations count as whitespace.
+    """
+    names = sorted(local for local, qualified in bindings.items() if qualified in _OPERATION_NAMES)
+    modules = sorted(local for local, qualified in bindings.items() if f"{qualified}.operation" in _OPERATION_NAMES)
+    if not names and not modules:
+        return None
+    parts = []
+    for name in map(re.escape, names):
+        parts += [rf"@[\s\\]*{name}\b", rf"(?<![\w.]){name}[\s\\]*\("]
+    for name in map(re.escape, modules):
+        parts.append(rf"(?<![\w.]){name}[\s\\]*\.[\s\\]*operation\b")
+    return re.compile("|".join(parts))
+
+
+def _written(expression: cst.BaseExpression) -> str:
+    """The marker as the user spelled it: `operation`, `op`, `rt.operation`."""
+    target = expression.func if isinstance(expression, cst.Call) else expression
+    return dotted(target) or "operation"
+
+
+class _Uses(cst.CSTVisitor):
+    """Collects uses of the marker that are not on a module-level function (OC207)."""
+
+    def __init__(self, is_operation: Callable[[cst.BaseExpression], bool], enclosing: list) -> None:
+        super().__init__()
+        self.is_operation = is_operation
+        #: ("def" | "class", name) for each definition around the current node
+        self.enclosing: list[tuple[str, str]] = enclosing
+        #: (node, end node, message, hint)
+        self.found: list[tuple[cst.CSTNode, cst.CSTNode, str, str]] = []
+        self._reported: set[int] = set()
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self._decorated(node, "def")
+        self.enclosing.append(("def", node.name.value))
+
+    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
+        self.enclosing.pop()
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        self._decorated(node, "class")
+        self.enclosing.append(("class", node.name.value))
+
+    def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
+        self.enclosing.pop()
+
+    def visit_Call(self, node: cst.Call) -> None:
+        if id(node) in self._reported:
+            return
+        if isinstance(node.func, cst.Call) and self.is_operation(node.func):
+            self._reported.add(id(node.func))
+            self.found.append((node, node, *_applied(node, _written(node.func))))
+        elif self.is_operation(node.func):
+            message = f"`{_written(node)}(...)` is used outside a decorator"
+            self.found.append((node, node, message, _DECORATOR_HINT))
+
+    def _decorated(self, node: cst.FunctionDef | cst.ClassDef, kind: str) -> None:
+        for decorator in node.decorators:
+            if self.is_operation(decorator.decorator):
+                self._reported.add(id(decorator.decorator))
+                message, hint = _misplaced(node.name.value, kind, self.enclosing, _written(decorator.decorator))
+                self.found.append((decorator, decorator.decorator, message, hint))
+
+
+def _applied(call: cst.Call, written: str) -> tuple[str, str]:
+    """Message and hint for the call form `operation(...)(target)`."""
+    target = call.args[0].value if call.args else None
+    if isinstance(target, cst.Lambda):
+        return (
+            f"`{written}(...)` is applied to a lambda; only module-level functions are operations",
+            "define the function with `def` at module level and put `@operation(...)` above it",
+        )
+    what = f"`{code(target)}`" if target is not None else "nothing"
+    return f"`{written}(...)` is called on {what} instead of decorating a function", _DECORATOR_HINT
+
+
+def _misplaced(name: str, kind: str, enclosing: Sequence[tuple[str, str]], written: str) -> tuple[str, str]:
+    """Message and hint for `@operation` on something other than a module-level function."""
+    if kind == "class":
+        return (
+            f"`@{written}` decorates class `{name}`; only module-level functions are operations",
+            "put `@operation(...)` on a module-level `def` instead",
+        )
+    if enclosing and enclosing[-1][0] == "class":
+        owner = enclosing[-1][1]
+        return (
+            f"`@{written}` decorates `{owner}.{name}`, a method; only module-level functions are operations",
+            f"move `{name}` out of class `{owner}` to module level as a plain function",
+        )
+    if enclosing:
+        return (
+            f"`@{written}` decorates `{name}`, nested inside `{enclosing[-1][1]}`; only module-level functions are operations",
+            f"move `{name}` to module level",
+        )
+    return (
+        f"`@{written}` decorates `{name}` inside a block (`if`, `try`, `with`, ...); only top-level functions are operations",
+        f"define `{name}` at the top level of the module, outside any block",
+    )
+
+
+class _OperationReader:
+    """Reads one top-level `@operation` function: decorator arguments, parameters, text."""
+
+    def __init__(self, extractor: _Extractor, funcdef: cst.FunctionDef, where: _Rendered) -> None:
+        self.extractor = extractor
+        self.funcdef = funcdef
+        self.function = funcdef.name.value
+        self.where = where
+        self.report = extractor.report
+
+    def read(self, decorator: cst.Decorator) -> OperationSpec | None:
+        params = self._params()
+        call = decorator.decorator
+        written = _written(call)
+        if not isinstance(call, cst.Call):
+            self._missing_name(decorator, written)
+            return None
+        given, spans, seen = self._arguments(call, written)
+        values = self._validated(given)
+        if "name" not in seen:
+            self._missing_name(decorator, written)
+        name = values.pop("name", None)
+        if name is not None and (problem := name_problem(name)) is not None:
+            self.report("OC203", f"invalid operation name: {problem}", spans["name"], _NAME_HINT)
+            name = None
+        self._check_inputs(values, given, params)
+        self._check_executor(values, given)
+        if name is None:
+            return None
+        return OperationSpec(
+            name=name,
+            module=self.extractor.source.module,
+            function=self.function,
+            span=self.where.keyword_span("async" if self.funcdef.asynchronous else "def"),
+            decorator_span=self.where.span(decorator),
+            name_span=spans["name"],
+            is_async=self.funcdef.asynchronous is not None,
+            params=params,
+            returns=self._type(self.funcdef.returns),
+            docstring=_docstring(self.funcdef),
+            options=Options(**values),
+            option_spans=self._option_spans(spans, given, values),
+            source_hash="sha256:" + hashlib.sha256(normalise_newlines(self.where.text).encode()).hexdigest(),
+        )
+
+    def _missing_name(self, decorator: cst.Decorator, written: str) -> None:
+        self.report(
+            "OC208",
+            f"`@{written}` on `{self.function}` has no `name`",
+            self.where.span(decorator),
+            f'give the operation a name: `@{written}(name="group.{self.function}")`',
+        )
+
+    # -- decorator arguments ---------------------------------------------------------
+
+    def _arguments(self, call: cst.Call, written: str) -> tuple[dict, dict[str, Span], set[str]]:
+        """The literal values given (keyword -> (value, node)), every value's span, and
+        every keyword given; reports OC202 and OC204."""
+        given: dict[str, tuple[object, cst.BaseExpression]] = {}
+        spans: dict[str, Span] = {}
+        positional = 0
+        for arg in call.args:
+            key = self._keyword(arg, written, positional)
+            if arg.keyword is None and not arg.star:
+                positional += 1
+            if key is None:
+                continue
+            if key in spans:
+                self.report("OC204", f"`{key}` is given twice", self.where.span(arg), f"keep one `{key}`")
+                continue
+            spans[key] = self.where.span(arg.value)
+            value = self._literal(arg.value)
+            if value is _INVALID:
+                self.report(
+                    "OC202",
+                    f"`{key}` is not a literal: `{_short(self._code(arg.value))}`",
+                    spans[key],
+                    _LITERAL_HINT,
+                )
+            else:
+                given[key] = (value, arg.value)
+        return given, spans, set(spans)
+
+    def _keyword(self, arg: cst.Arg, written: str, positional: int) -> str | None:
+        """The argument's keyword (`name` for the first positional one), None after
+        reporting an argument that cannot be read."""
+        if arg.star:
+            self.report(
+                "OC202",
+                f"`{arg.star}{_short(self._code(arg.value))}` unpacks arguments orchc cannot read",
+                self.where.span(arg),
+                "write each argument literally as `keyword=value`; orchc reads decorator arguments without running code",
+            )
+            return None
+        if arg.keyword is None:
+            if positional == 0:
+                return "name"
+            self.report(
+                "OC204",
+                f"`@{written}` takes only `name` positionally, got `{_short(self._code(arg.value))}`",
+                self.where.span(arg.value),
+                "pass the other options by keyword, e.g. `retries=3`",
+            )
+            return None
+        key = arg.keyword.value
+        if key in KEYWORDS:
+            return key
+        hint = did_you_mean(key, KEYWORDS) or "the arguments are " + ", ".join(f"`{k}`" for k in KEYWORDS)
+        self.report("OC204", f"`@{written}` has no argument `{key}`", self.where.span(arg.keyword), hint)
+        return None
+
+    def _code(self, node: cst.CSTNode) -> str:
+        return normalise_newlines(self.where.code(node))
+
+    def _literal(self, node: cst.BaseExpression) -> object:
+        return _literal_value(self.where.code(node))
+
+    def _validated(self, given: dict[str, tuple[object, cst.BaseExpression]]) -> dict[str, object]:
+        """The arguments converted to `Options` fields; reports OC205 for bad values."""
+        values: dict[str, object] = {}
+        for key, (value, node) in given.items():
+            converted = _CONVERTERS[key](value)
+            if converted is _INVALID:
+                self.report(
+                    "OC205",
+                    f"`{key}` must be {_REQUIREMENTS[key]}, got `{_short(canonical_repr(value))}`",
+                    self.where.span(node),
+                    f"write `{key}` as {_REQUIREMENTS[key]}",
+                )
+            else:
+                values[key] = converted
+        return values
+
+    def _check_inputs(self, values: dict[str, object], given: dict, params: tuple[ParamSpec, ...]) -> None:
+        """OC209 for each `inputs` key that is not a parameter; that entry is dropped."""
+        names = [param.name for param in params]
+        node = given["inputs"][1] if "inputs" in values else None
+        values["inputs"] = tuple(item for item in values.get("inputs", ()) if item[0] in names)
+        for element in getattr(node, "elements", ()):
+            parameter = self._literal(element.key)
+            if parameter not in names:
+                hint = did_you_mean(str(parameter), names) or (
+                    "`inputs` keys must be parameters of `" + self.function + "`: " + ", ".join(f"`{n}`" for n in names)
+                    if names
+                    else f"`{self.function}` takes no parameters; remove `inputs`"
+                )
+                self.report(
+                    "OC209",
+                    f"`inputs` names `{parameter}`, which is not a parameter of `{self.function}`",
+                    self.where.span(element.key),
+                    hint,
+                )
+
+    def _check_executor(self, values: dict[str, object], given: dict) -> None:
+        if values.get("executor") == "process" and self.funcdef.asynchronous is not None:
+            del values["executor"]
+            self.report(
+                "OC205",
+                f'`executor="process"` on async function `{self.function}`',
+                self.where.span(given["executor"][1]),
+                'remove `executor` (async functions run on the event loop); the process executor is for sync CPU-bound work',
+            )
+
+    def _option_spans(self, spans: dict[str, Span], given: dict, values: dict[str, object]) -> OptionSpans:
+        depends_on: list[tuple[str, Span]] = []
+        if "depends_on" in values:
+            node = given["depends_on"][1]
+            for entry in node.elements if isinstance(node, (cst.List, cst.Tuple)) else (node,):
+                entry_node = getattr(entry, "value", entry)
+                depends_on.append((str(self._literal(entry_node)), self.where.span(entry_node)))
+        inputs: list[tuple[str, Span, Span]] = []
+        kept = dict(values.get("inputs", ()))
+        if kept:
+            for element in given["inputs"][1].elements:
+                key = str(self._literal(element.key))
+                if key in kept:
+                    inputs.append((key, self.where.span(element.key), self.where.span(element.value)))
+        return OptionSpans(keywords=tuple(spans.items()), depends_on=tuple(depends_on), inputs=tuple(inputs))
+
+    # -- the function ----------------------------------------------------------------
+
+    def _params(self) -> tuple[ParamSpec, ...]:
+        params = self.funcdef.params
+        star = params.star_arg if isinstance(params.star_arg, cst.Param) else None
+        groups: tuple[tuple[Sequence[cst.Param], str], ...] = (
+            (params.posonly_params, "positional_only"),
+            (params.params, "positional_or_keyword"),
+            ((star,) if star is not None else (), "var_positional"),
+            (params.kwonly_params, "keyword_only"),
+            ((params.star_kwarg,) if params.star_kwarg is not None else (), "var_keyword"),
+        )
+        return tuple(self._param(param, kind) for members, kind in groups for param in members)
+
+    def _param(self, param: cst.Param, kind: str) -> ParamSpec:
+        default = self._code(param.default) if param.default is not None else None
+        literal = _literal_value(default) if default is not None else _INVALID
+        if kind in _UNBINDABLE_KINDS:
+            self._unbindable(param, kind)
+        return ParamSpec(
+            name=param.name.value,
+            annotation=self._type(param.annotation),
+            default=default,
+            default_literal=None if literal is _INVALID else canonical_repr(literal),
+            kind=kind,
+            span=self.where.span(param.name),
+        )
+
+    def _unbindable(self, param: cst.Param, kind: str) -> None:
+        name = param.name.value
+        if kind == "positional_only":
+            message = f"parameter `{name}` of `{self.function}` is positional-only; a flow passes parameters by name"
+            hint = f"remove the `/` from the parameter list of `{self.function}`"
+        else:
+            written = ("*" if kind == "var_positional" else "**") + name
+            message = f"`{written}` of `{self.function}` cannot be bound by a flow"
+            hint = f"replace `{written}` with named parameters (keyword-only parameters after `*` are fine)"
+        self.report("OC206", message, self.where.span(param), hint)
+
+    def _type(self, annotation: cst.Annotation | None) -> TypeRef | None:
+        if annotation is None:
+            return None
+        return TypeRef(self._code(annotation.annotation), resolve(annotation.annotation, self.extractor.bindings))
+
+
+def _literal_value(source: str) -> object:
+    """The value of a literal expression's source, `_INVALID` when it is not a literal."""
+    try:
+        # Parenthesised so implicit string concatenation may span lines.
+        return ast.literal_eval("(" + source + "\n)")
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return _INVALID
+
+
+def _docstring(funcdef: cst.FunctionDef) -> str | None:
+    docstring = funcdef.get_docstring(clean=True)
+    return None if docstring is None else normalise_newlines(docstring)
+
+
+# -- option values -------------------------------------------------------------------
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_strings(value: object) -> bool:
+    return isinstance(value, (list, tuple, set)) and all(isinstance(item, str) for item in value)
+
+
+def _delays(value: object) -> object:
+    if _is_number(value) and value >= 0:  # type: ignore[operator]
+        return value
+    if isinstance(value, (list, tuple)) and all(_is_number(item) and item >= 0 for item in value):
+        return tuple(value)
+    return _INVALID
+
+
+def _depends_on(value: object) -> object:
+    if isinstance(value, str):
+        return (value,)
+    return tuple(sorted(set(value))) if _is_strings(value) and not isinstance(value, set) else _INVALID
+
+
+def _inputs(value: object) -> object:
+    if value is None:
+        return ()
+    if isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        return tuple(sorted(value.items()))
+    return _INVALID
+
+
+def _either(check: Callable[[object], bool], convert: Callable[[object], object] = lambda v: v) -> Callable:
+    return lambda value: convert(value) if check(value) else _INVALID
+
+
+_CONVERTERS: dict[str, Callable[[object], object]] = {
+    "name": _either(lambda v: isinstance(v, str)),
+    "depends_on": _depends_on,
+    "inputs": _inputs,
+    "retries": _either(lambda v: type(v) is int and v >= 0),
+    "retry_delay_seconds": _delays,
+    "timeout_seconds": _either(lambda v: v is None or (_is_number(v) and v > 0)),
+    "tags": _either(_is_strings, lambda v: tuple(sorted(set(v)))),
+    "cache": _either(lambda v: isinstance(v, bool)),
+    "persist_result": _either(lambda v: v is None or isinstance(v, bool)),
+    "executor": _either(lambda v: isinstance(v, str) and v in ("thread", "process")),
+    "description": _either(lambda v: v is None or isinstance(v, str), lambda v: v and normalise_newlines(v)),
+}
+_REQUIREMENTS = {
+    "name": "a string",
+    "depends_on": "an operation or group name, or a list of them",
+    "inputs": 'a dict of strings, `{"parameter": "operation"}`',
+    "retries": "a whole number ≥ 0",
+    "retry_delay_seconds": "a number ≥ 0 or a list of numbers ≥ 0",
+    "timeout_seconds": "a number > 0 or `None`",
+    "tags": "a list of strings",
+    "cache": "`True` or `False`",
+    "persist_result": "`True`, `False` or `None`",
+    "executor": '`"thread"` or `"process"`',
+    "description": "a string",
+}

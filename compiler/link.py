@@ -1,0 +1,164 @@
+"""Linking: all operations in, the dependency graph out (edges with their reason, groups,
+flows and flow parameters), with every graph-level diagnostic.
+
+The inference rules themselves are in `compiler.bind`; this module orders the work:
+duplicates, name collisions, bindings, group sinks, cycles, then flows.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+
+import networkx as nx
+
+from compiler import naming
+from compiler.bind import Binder, GroupBinding
+from compiler.diagnostics import Diagnostic, sorted_diagnostics
+from compiler.flows import build_flows
+from compiler.model import Edge, Graph, OperationSpec, Span
+
+
+def link(
+    operations: Sequence[OperationSpec],
+    opaque_types: frozenset[str] = frozenset(),
+    project_packages: frozenset[str] = frozenset(),
+) -> tuple[Graph, tuple[Diagnostic, ...]]:
+    """Link extracted operations into a Graph.
+
+    1. Keep the first of each duplicated name (by file, line) and report the others.
+    2. Report operations whose name is also a group's name.
+    3. Bind every parameter and `depends_on` entry (`compiler.bind`).
+    4. Resolve bindings to groups: a group stands for its single sink, so bindings are
+       resolved deepest target group first (a group's sinks depend only on bindings to
+       groups nested deeper inside it).
+    5. Report every cycle with the reason and location of each of its edges; a graph with
+       a cycle has no flows.
+    6. Build the flows (`compiler.flows`).
+    """
+    unique, diagnostics = _drop_duplicates(operations)
+    names = tuple(op.name for op in unique)
+    groups = naming.groups_of(names)
+    diagnostics += _name_collisions(unique, set(groups))
+    binder = Binder(unique, groups, opaque_types, project_packages)
+    edges, pending, bind_diagnostics = binder.bind_all()
+    diagnostics += bind_diagnostics
+    group_edges, sink_diagnostics = _resolve_group_bindings(unique, edges, pending)
+    edges = _sorted_edges([*edges, *group_edges])
+    diagnostics += sink_diagnostics
+    cycle_diagnostics = _cycles(unique, edges)
+    diagnostics += cycle_diagnostics
+    flows = ()
+    if not cycle_diagnostics:
+        flows, flow_diagnostics = build_flows(unique, edges, groups)
+        diagnostics += flow_diagnostics
+    graph = Graph(operations=unique, edges=edges, flows=flows, groups=groups)
+    return graph, sorted_diagnostics(diagnostics)
+
+
+def _drop_duplicates(operations: Iterable[OperationSpec]) -> tuple[tuple[OperationSpec, ...], list[Diagnostic]]:
+    by_name: dict[str, list[OperationSpec]] = defaultdict(list)
+    for op in sorted(operations, key=lambda o: (o.name, o.span.path, o.span.line)):
+        by_name[op.name].append(op)
+    diagnostics = []
+    for name, ops in by_name.items():
+        first = ops[0]
+        for other in ops[1:]:
+            related = ((first.name_span, f"`{name}` is first defined here, by `{first.module}.{first.function}`"),)
+            for op, peer in ((other, first), (first, other)):
+                diagnostics.append(Diagnostic(
+                    "OC301",
+                    f"duplicate operation name `{name}`: `{op.module}.{op.function}` and "
+                    f"`{peer.module}.{peer.function}` ({peer.span.path}:{peer.span.line}) both use it",
+                    op.name_span, "give each operation a unique name", related))
+    unique = tuple(ops[0] for ops in by_name.values())
+    return unique, diagnostics
+
+
+def _name_collisions(operations: Iterable[OperationSpec], groups: set[str]) -> list[Diagnostic]:
+    return [
+        Diagnostic(
+            "OC309", f"operation name `{op.name}` is also a group (other operations are named `{op.name}.…`)",
+            op.name_span, f"rename it, e.g. `{op.name}.run`, or move the others out of `{op.name}`")
+        for op in operations if op.name in groups
+    ]
+
+
+def _sinks(group: str, operations: Iterable[OperationSpec], edges: Iterable[Edge]) -> list[str]:
+    """The operations under `group` with no downstream operation under `group`, sorted."""
+    members = {op.name for op in operations if naming.in_scope(op.name, group)}
+    feeding = {e.source for e in edges if e.source in members and e.target in members and e.source != e.target}
+    return sorted(members - feeding)
+
+
+def _resolve_group_bindings(
+    operations: Sequence[OperationSpec], edges: list[Edge], pending: Sequence[GroupBinding]
+) -> tuple[list[Edge], list[Diagnostic]]:
+    resolved: list[Edge] = []
+    diagnostics = []
+    for binding in sorted(pending, key=lambda b: (-b.group.count("."), b.group, b.consumer, b.param)):
+        sinks = _sinks(binding.group, operations, [*edges, *resolved])
+        if len(sinks) == 1:
+            resolved.append(Edge(sinks[0], binding.consumer, binding.param, binding.reason, via_group=binding.group))
+            continue
+        found = ", ".join(f"`{s}`" for s in sinks) or "none"
+        diagnostics.append(Diagnostic(
+            "OC305",
+            f"parameter `{binding.param}` of `{binding.consumer}` binds to group `{binding.group}` "
+            f"({binding.reason} rule), which has {len(sinks)} sinks: {found}",
+            binding.span,
+            f"bind one operation explicitly, e.g. `inputs={{{binding.param!r}: {sinks[0] if sinks else binding.group + '.…'!r}}}`, "
+            f"or give `{binding.group}` a single final operation"))
+    return resolved, diagnostics
+
+
+def _sorted_edges(edges: Iterable[Edge]) -> tuple[Edge, ...]:
+    """Sorted, one edge per (source, target, param): a direct `depends_on` beats one via a group."""
+    unique: dict[tuple[str, str, str | None], Edge] = {}
+    for edge in sorted(edges, key=lambda e: (*e.sort_key(), e.via_group or "")):
+        unique.setdefault((edge.source, edge.target, edge.param), edge)
+    return tuple(unique.values())
+
+
+def _edge_span(edge: Edge, by_name: dict[str, OperationSpec]) -> Span:
+    consumer = by_name[edge.target]
+    if edge.param is not None:
+        return next((p.span for p in consumer.params if p.name == edge.param), consumer.span)
+    spans = dict(consumer.option_spans.depends_on)
+    return spans.get(edge.source) or consumer.option_spans.of("depends_on") or consumer.span
+
+
+def _describe(edge: Edge) -> str:
+    via = f" via group `{edge.via_group}`" if edge.via_group else ""
+    if edge.param is None:
+        return f"`{edge.target}` depends_on `{edge.source}`{via}"
+    return f"`{edge.target}` takes `{edge.param}` from `{edge.source}` ({edge.reason} rule{via})"
+
+
+def _cycles(operations: Sequence[OperationSpec], edges: Sequence[Edge]) -> list[Diagnostic]:
+    """One diagnostic per strongly connected component that holds a cycle."""
+    graph = nx.DiGraph()
+    graph.add_nodes_from(op.name for op in operations)
+    for edge in edges:
+        graph.add_edge(edge.source, edge.target)
+    if nx.is_directed_acyclic_graph(graph):
+        return []  # find_cycle on an acyclic graph is slow: only look once one exists
+    by_name = {op.name: op for op in operations}
+    by_pair: dict[tuple[str, str], list[Edge]] = defaultdict(list)
+    for edge in edges:
+        by_pair[(edge.source, edge.target)].append(edge)
+    diagnostics = []
+    for component in sorted(nx.strongly_connected_components(graph), key=min):
+        start = min(component)
+        if len(component) == 1 and not graph.has_edge(start, start):
+            continue
+        cycle = nx.find_cycle(graph.subgraph(component), source=start)
+        cycle_edges = [by_pair[pair][0] for pair in cycle]
+        path = " -> ".join(f"`{source}`" for source, _ in cycle) + f" -> `{cycle[0][0]}`"
+        related = tuple((_edge_span(e, by_name), _describe(e)) for e in cycle_edges)
+        diagnostics.append(Diagnostic(
+            "OC306", f"dependency cycle: {path}; " + "; ".join(_describe(e) for e in cycle_edges),
+            _edge_span(cycle_edges[0], by_name),
+            "break the cycle: rename a parameter, bind it with `inputs=`, or drop a `depends_on`",
+            related))
+    return diagnostics

@@ -1,0 +1,83 @@
+"""The runtime's errors. Each carries the exit code `python -m runtime` returns for it, so
+the CLI can print the message (and hint) instead of a traceback."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+
+class OrchcRuntimeError(Exception):
+    """A problem the user can fix; `message` says what is wrong, `hint` how to fix it."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message}\n  hint: {self.hint}" if self.hint else self.message
+
+
+class RuntimeUsageError(OrchcRuntimeError):
+    """Wrong command-line usage or parameters: unknown flow, bad value, no lockfile…"""
+
+    exit_code = 2
+
+
+class StaleLockError(OrchcRuntimeError):
+    """The lockfile no longer matches the source of a flow's operations."""
+
+    def __init__(self, flow: str, problems: list[str]) -> None:
+        lines = "\n".join(f"  - {problem}" for problem in problems)
+        super().__init__(
+            f"flow `{flow}`: the lockfile no longer matches the source: run `orchc build`\n{lines}",
+            "run `orchc build`, review the lock diff, then run the flow again",
+        )
+        self.flow = flow
+        self.problems = problems
+
+
+class OperationLoadError(OrchcRuntimeError):
+    """An operation named in the lock could not be imported."""
+
+
+class FlowFailed(OrchcRuntimeError):
+    """One or more operations of a flow failed; their downstream operations were skipped.
+
+    `failures` maps each failed operation to `ExcType: message`; `skipped` lists the
+    operations not run because something upstream failed; `report` is the engine's run
+    record when it has one (the local engine's `RunReport`).
+    """
+
+    def __init__(
+        self, flow: str, failures: Mapping[str, str], skipped: Iterable[str] = (), report: Any = None
+    ) -> None:
+        self.flow = flow
+        self.failures = dict(failures)
+        self.skipped = list(skipped)
+        self.report = report
+        super().__init__(self._describe())
+
+    def _describe(self) -> str:
+        lines = [f"flow `{self.flow}` failed: {len(self.failures)} operation(s) failed"]
+        lines += [f"  - `{name}` failed: {error}" for name, error in self.failures.items()]
+        if self.skipped:
+            names = ", ".join(f"`{name}`" for name in self.skipped)
+            lines.append(f"  skipped (upstream failed): {names}")
+        return "\n".join(lines)
+
+
+def describe_exception(error: BaseException) -> str:
+    """`ExcType: message`, the form failures are reported in."""
+    text = str(error)
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def did_you_mean(word: str, candidates: Iterable[str]) -> str:
+    """`did you mean `x`?`, or "" when nothing is close."""
+    close = difflib.get_close_matches(word, sorted(set(candidates)), n=1, cutoff=0.6)
+    return f"did you mean `{close[0]}`?" if close else ""

@@ -1,0 +1,246 @@
+"""What generated Prefect modules call: task bodies, flow endings, cache policies.
+
+Generated code stays declarative: a task is a stub decorated with `task_body(op_name)`,
+which calls the user function through the registry; a flow body only submits tasks and
+returns their futures, and `flow_body(...)` waits for them, publishes the run summary
+artifact and raises `FlowFailed` when an operation failed. The decorators run at import
+time in module scope, so user parameter names can never shadow the names they use.
+
+Importing this module does not import Prefect: only the functions that need it do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import concurrent.futures
+import functools
+import inspect
+import multiprocessing
+import os
+import threading
+import time
+import warnings
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from runtime.errors import FlowFailed, describe_exception
+
+
+class _Unset:
+    """The type of `UNSET`: a flow parameter whose default is the operation's own."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+    def __reduce__(self) -> str:
+        return "UNSET"  # pickles as a reference: identity survives a process boundary
+
+    def __bool__(self) -> bool:
+        return False
+
+
+#: the default of a flow parameter whose operation default is not a literal: the
+#: argument is then left out of the call so the function's own default applies
+UNSET = _Unset()
+
+
+def _present(kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    return {name: value for name, value in kwargs.items() if value is not UNSET}
+
+
+# -- task bodies ------------------------------------------------------------------------
+
+
+#: task run id -> [attempts seen, start of the first attempt, end of the latest attempt]
+_attempts: dict[Any, list[Any]] = {}
+_attempts_lock = threading.Lock()
+
+
+def _record_start() -> Any:
+    from prefect.context import TaskRunContext
+
+    context = TaskRunContext.get()
+    if context is None:  # called outside a task run (e.g. directly in a test)
+        return None
+    run = context.task_run
+    with _attempts_lock:
+        record = _attempts.setdefault(run.id, [0, time.monotonic(), None])
+        record[0] = max(record[0] + 1, run.run_count)
+    return run.id
+
+
+def _record_end(run_id: Any) -> None:
+    if run_id is not None:
+        with _attempts_lock:
+            _attempts[run_id][2] = time.monotonic()
+
+
+def task_body(op_name: str, *, executor: str = "thread") -> Callable[[Callable], Callable]:
+    """Make a generated stub call operation `op_name` through the current registry.
+
+    The stub's signature (kept through `functools.wraps`) is what Prefect binds and shows;
+    an `async def` stub gives an async body; `executor="process"` runs the function in a
+    process pool.
+    """
+
+    def decorate(stub: Callable) -> Callable:
+        if inspect.iscoroutinefunction(stub):
+
+            @functools.wraps(stub)
+            async def run_async(**kwargs: Any) -> Any:
+                run_id = _record_start()
+                try:
+                    return await _function(op_name)(**_present(kwargs))
+                finally:
+                    _record_end(run_id)
+
+            return run_async
+        call = _call_in_process if executor == "process" else _call_here
+
+        @functools.wraps(stub)
+        def run(**kwargs: Any) -> Any:
+            run_id = _record_start()
+            try:
+                return call(op_name, _present(kwargs))
+            finally:
+                _record_end(run_id)
+
+        return run
+
+    return decorate
+
+
+def _function(op_name: str) -> Callable:
+    from runtime.registry import current_registry
+
+    return current_registry().function(op_name)
+
+
+def _call_here(op_name: str, kwargs: dict[str, Any]) -> Any:
+    return _function(op_name)(**kwargs)
+
+
+_pool: concurrent.futures.ProcessPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _process_pool() -> concurrent.futures.ProcessPoolExecutor:
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            # spawn, not fork: forking a process full of Prefect's threads can deadlock
+            context = multiprocessing.get_context("spawn")
+            _pool = concurrent.futures.ProcessPoolExecutor(os.cpu_count() or 2, mp_context=context)
+            atexit.register(_pool.shutdown)  # before interpreter teardown, not during it
+        return _pool
+
+
+def _call_in_process(op_name: str, kwargs: dict[str, Any]) -> Any:
+    from runtime.registry import current_registry
+
+    registry = current_registry()
+    state = (registry.root, registry.lock, registry.config, registry.lock_path)
+    return _process_pool().submit(_run_in_child, state, op_name, kwargs).result()
+
+
+_child_registry: Any = None
+
+
+def _run_in_child(state: tuple, op_name: str, kwargs: dict[str, Any]) -> Any:
+    """Run in a pool process: rebuild the parent's registry once, then call the function."""
+    global _child_registry
+    from runtime.registry import Registry, set_current_registry
+
+    if _child_registry is None:
+        _child_registry = Registry(*state)
+        set_current_registry(_child_registry)
+    return _child_registry.function(op_name)(**kwargs)
+
+
+# -- cache ------------------------------------------------------------------------------
+
+
+def _source_key(op_name: str, source_hash: str, _context: Any, _inputs: Any) -> str:
+    return f"{op_name}:{source_hash}"
+
+
+def cache_policy(op_name: str, source_hash: str) -> Any:
+    """Prefect's cache policy for a cached operation: its inputs plus its locked source hash.
+
+    The operation's name is part of the key so two operations with equal inputs never
+    share a cached result; a changed source (a new `source_hash`) misses the cache.
+    """
+    from prefect.cache_policies import INPUTS, CacheKeyFnPolicy
+
+    return INPUTS + CacheKeyFnPolicy(cache_key_fn=functools.partial(_source_key, op_name, source_hash))
+
+
+# -- flow endings -----------------------------------------------------------------------
+
+
+def flow_body(flow_name: str, *, sinks: Iterable[str], artifact_key: str) -> Callable[[Callable], Callable]:
+    """Finish a generated flow whose body returns `{operation: future}`.
+
+    Waits for every future (independent branches finish even when one fails), publishes
+    the run summary artifact under `artifact_key`, raises `FlowFailed` naming the failed
+    operations, else returns the single sink's result or `{sink: result}`.
+    """
+    sinks = tuple(sinks)
+    # Prefect's parameter schema cannot encode UNSET and says so on every run; the
+    # default is left out of the schema, which is right: the operation owns it.
+    warnings.filterwarnings("ignore", message="Default value UNSET is not JSON serializable")
+
+    def decorate(body: Callable) -> Callable:
+        @functools.wraps(body)
+        async def run(*args: Any, **kwargs: Any) -> Any:
+            futures = await body(*args, **kwargs)
+            return await _finish(flow_name, futures, sinks, artifact_key)
+
+        return run
+
+    return decorate
+
+
+async def _finish(flow_name: str, futures: Mapping[str, Any], sinks: tuple[str, ...], artifact_key: str) -> Any:
+    await asyncio.gather(*(asyncio.wrap_future(f.wrapped_future) for f in futures.values()))
+    for future in futures.values():
+        future.wait()  # done already: this only records the final state on the future
+    rows = [_summary_row(name, future) for name, future in futures.items()]
+    await _publish(flow_name, rows, artifact_key)
+    failures = {
+        name: describe_exception(future.result(raise_on_failure=False))
+        for name, future in futures.items() if future.state.is_failed() or future.state.is_crashed()
+    }
+    if failures:
+        skipped = [name for name, future in futures.items() if not future.state.is_final()]
+        raise FlowFailed(flow_name, failures, skipped)
+    results = {name: futures[name].result() for name in sinks}
+    return results[sinks[0]] if len(sinks) == 1 else results
+
+
+def _summary_row(name: str, future: Any) -> dict[str, Any]:
+    state = future.state
+    with _attempts_lock:
+        attempts, start, end = _attempts.pop(future.task_run_id, (0, None, None))
+    skipped = not state.is_final()
+    duration = round(end - start, 3) if start is not None and end is not None else None
+    return {
+        "operation": name,
+        "state": "Skipped" if skipped else state.name,
+        "attempts": attempts,
+        "retries": max(attempts - 1, 0),
+        "duration_s": duration,
+    }
+
+
+async def _publish(flow_name: str, rows: list[dict[str, Any]], key: str) -> None:
+    from prefect.artifacts import acreate_table_artifact
+    from prefect.logging import get_run_logger
+
+    try:
+        await acreate_table_artifact(table=rows, key=key, description=f"orchc run summary of flow `{flow_name}`")
+    except Exception as error:  # a summary must never fail the run it describes
+        get_run_logger().warning("could not publish the run summary artifact: %s", describe_exception(error))

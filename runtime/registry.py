@@ -1,0 +1,212 @@
+"""The registry: from the lockfile to callables.
+
+The runtime never scans user code: it finds `flows.lock`, puts the project's source roots
+on `sys.path`, and imports exactly the operations the lock names. Generated modules and
+the engines look every function up here, so a function that is not in the reviewed lock
+can never run.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import tomli
+
+from compiler.lockfile import LockError, LockFile, LockFlow, loads
+from runtime.errors import OperationLoadError, RuntimeUsageError, describe_exception, did_you_mean
+
+DEFAULT_LOCK = "flows.lock"
+PYPROJECT = "pyproject.toml"
+
+
+def read_tool_config(folder: Path) -> dict[str, Any] | None:
+    """`[tool.orchc]` of `folder/pyproject.toml`; None when there is no such table."""
+    path = folder / PYPROJECT
+    if not path.is_file():
+        return None
+    try:
+        data = tomli.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomli.TOMLDecodeError) as error:
+        raise RuntimeUsageError(f"cannot read `{path}`: {error}", "fix the TOML syntax") from None
+    table = data.get("tool", {}).get("orchc")
+    return table if isinstance(table, dict) else None
+
+
+def _lock_path(root: Path, config: dict[str, Any]) -> Path:
+    value = config.get("lock", DEFAULT_LOCK)
+    if not isinstance(value, str) or not value:
+        raise RuntimeUsageError(
+            f"`[tool.orchc] lock` in `{root / PYPROJECT}` must be a path string, not {value!r}",
+            f"set `lock = \"{DEFAULT_LOCK}\"` or remove the key",
+        )
+    return root / value
+
+
+def find_project(start: Path) -> Path | None:
+    """The first folder from `start` upward holding `flows.lock` or a pyproject with `[tool.orchc]`."""
+    for folder in (start, *start.parents):
+        if (folder / DEFAULT_LOCK).is_file() or read_tool_config(folder) is not None:
+            return folder
+    return None
+
+
+def _read_lock(path: Path) -> LockFile:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise RuntimeUsageError(
+            f"no lockfile at `{path}`", "run `orchc build` in the project first"
+        ) from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise RuntimeUsageError(f"cannot read the lockfile `{path}`: {error}") from None
+    try:
+        return loads(text)
+    except LockError as error:
+        raise RuntimeUsageError(
+            f"{path}:{error.line}: {error.code} {error.message}",
+            "regenerate it with `orchc build` (resolve merge conflicts in the source, not the lock)",
+        ) from None
+
+
+def _package_base(out: str, package: str) -> str:
+    """The project-relative folder to put on `sys.path` so `package` imports from `out`."""
+    out_parts = PurePosixPath(out).parts
+    package_parts = tuple(package.split("."))
+    matches = out_parts[-len(package_parts):] == package_parts
+    base = out_parts[: -len(package_parts)] if matches else out_parts[:-1]
+    return PurePosixPath(*base).as_posix()
+
+
+class Registry:
+    """A loaded lockfile and the functions it names."""
+
+    def __init__(self, root: Path, lock: LockFile, config: dict[str, Any] | None = None,
+                 lock_path: Path | None = None) -> None:
+        #: the project root: the folder holding pyproject's `[tool.orchc]` (or the lock)
+        self.root = root
+        self.lock = lock
+        #: the `[tool.orchc]` table ({} when the project has none)
+        self.config = config or {}
+        self.lock_path = lock_path or root / DEFAULT_LOCK
+        self._functions: dict[str, Callable] = {}
+        self._extend_sys_path()
+
+    @classmethod
+    def load(cls, project: Path | None = None) -> Registry:
+        """The registry of `project`, or of the project enclosing the current directory."""
+        if project is None:
+            root = find_project(Path.cwd().resolve())
+            if root is None:
+                raise RuntimeUsageError(
+                    f"no `{DEFAULT_LOCK}` or `{PYPROJECT}` with `[tool.orchc]` in `{Path.cwd()}` or above",
+                    "run from inside an orchc project, pass `--project DIR`, or run `orchc build` first",
+                )
+        else:
+            root = Path(project).resolve()
+            if not root.is_dir():
+                raise RuntimeUsageError(f"project folder `{project}` does not exist")
+        config = read_tool_config(root) or {}
+        lock_path = _lock_path(root, config)
+        return cls(root, _read_lock(lock_path), config, lock_path)
+
+    # -- functions ------------------------------------------------------------------
+
+    def _extend_sys_path(self) -> None:
+        project = self.lock.project
+        folders = [*project.source_roots, _package_base(project.out, project.package), "."]
+        paths = list(dict.fromkeys(str((self.root / folder).resolve()) for folder in folders))
+        for path in reversed(paths):
+            if path not in sys.path:
+                sys.path.insert(0, path)
+
+    def function(self, op_name: str) -> Callable:
+        """The function of operation `op_name`, imported through its module (only ops in the lock)."""
+        cached = self._functions.get(op_name)
+        if cached is not None:
+            return cached
+        op = self.lock.operation(op_name)
+        if op is None:
+            raise RuntimeUsageError(
+                f"operation `{op_name}` is not in the lockfile `{self.lock_path}`",
+                did_you_mean(op_name, (o.name for o in self.lock.operations)) or "run `orchc build`",
+            )
+        try:
+            module = importlib.import_module(op.module)
+        except Exception as error:  # user code: any error while importing it is theirs
+            raise OperationLoadError(
+                f"cannot import module `{op.module}` of operation `{op_name}`: {describe_exception(error)}",
+                f"check that `{op.file}` imports cleanly",
+            ) from error
+        function = getattr(module, op.function, None)
+        if not callable(function):
+            raise OperationLoadError(
+                f"module `{op.module}` has no function `{op.function}` (operation `{op_name}`)",
+                "the source changed since the lock was built: run `orchc build`",
+            )
+        self._functions[op_name] = function
+        return function
+
+    # -- flows and staleness --------------------------------------------------------
+
+    def flow(self, flow_name: str) -> LockFlow:
+        """The locked flow `flow_name`; RuntimeUsageError (with "did you mean") when unknown."""
+        flow = self.lock.flow(flow_name)
+        if flow is None:
+            names = [f.name for f in self.lock.flows]
+            raise RuntimeUsageError(
+                f"unknown flow `{flow_name}`",
+                did_you_mean(flow_name, names) or "list the flows with `python -m runtime --list`",
+            )
+        return flow
+
+    def stale_operations(self, flow_name: str) -> list[str]:
+        """What no longer matches the source among the flow's operations, one line each."""
+        from compiler.extract import extract  # lazy: libcst is only needed for this check
+        from compiler.model import SourceFile
+
+        members = [self.lock.operation(name) for name in self.flow(flow_name).operations]
+        hashes: dict[str, dict[str, str] | None] = {}
+        problems = []
+        for op in members:
+            if op.file not in hashes:
+                hashes[op.file] = self._source_hashes(op.file, op.module, extract, SourceFile)
+            found = hashes[op.file]
+            if found is None:
+                problems.append(f"`{op.name}`: its file `{op.file}` is missing")
+            elif op.name not in found:
+                problems.append(f"`{op.name}`: no longer defined in `{op.file}`")
+            elif found[op.name] != op.source_hash:
+                problems.append(f"`{op.name}`: its source changed (`{op.file}:{op.line}`)")
+        return problems
+
+    def _source_hashes(self, file: str, module: str, extract, source_file) -> dict[str, str] | None:
+        try:
+            text = (self.root / file).read_text(encoding="utf-8")
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        ops, _diagnostics = extract(source_file(path=file, module=module, text=text))
+        return {op.name: op.source_hash for op in ops}
+
+
+_current: Registry | None = None
+_current_lock = threading.Lock()
+
+
+def current_registry() -> Registry:
+    """The process's registry: the one the CLI set, else loaded from the current directory."""
+    global _current
+    with _current_lock:
+        if _current is None:
+            _current = Registry.load()
+        return _current
+
+
+def set_current_registry(registry: Registry | None) -> None:
+    global _current
+    with _current_lock:
+        _current = registry

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Install orchc with its test extras into .venv (created if missing) and run the test suite.
+# This is the README's test command; .ci/run calls it on a clean checkout.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python3 -m venv .venv
+.venv/bin/python -m pip install --quiet --upgrade pip
+.venv/bin/python -m pip install --quiet -e '.[test]'
+export PREFECT_SERVER_ANALYTICS_ENABLED=false PREFECT_LOGGING_LEVEL=WARNING
+exec .venv/bin/python -m pytest "$@"

@@ -1,0 +1,6 @@
+from runtime import operation
+
+
+@operation(name="shop.broken")
+def broken(:
+    pass

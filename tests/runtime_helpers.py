@@ -1,0 +1,170 @@
+"""Tiny orchc projects for the runtime tests, locked without the compiler.
+
+`make_project` writes one user module and a `flows.lock` built from `compiler.lockfile`
+models: operations are read from the module with `ast`, edges are given by the test,
+and each flow's members, order, sinks and parameters are derived from those edges the
+way the linker would. Source hashes come from `compiler.extract` when it exists.
+"""
+
+from __future__ import annotations
+
+import ast
+import graphlib
+import importlib
+import sys
+import textwrap
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from compiler.lockfile import (
+    LockEdge, LockFile, LockFlow, LockFlowParam, LockOperation, LockParam, LockProject, dumps,
+)
+from runtime.registry import Registry
+
+try:
+    from compiler.extract import extract as _extract
+    from compiler.model import SourceFile
+except ImportError:  # the extractor is written concurrently; hashes are placeholders until then
+    _extract = None
+
+HAVE_EXTRACT = _extract is not None
+
+
+@dataclass
+class Project:
+    root: Path
+    module_name: str
+    registry: Registry
+
+    @property
+    def module(self) -> ModuleType:
+        return importlib.import_module(self.module_name)
+
+    @property
+    def source(self) -> Path:
+        return self.root / f"{self.module_name}.py"
+
+
+@pytest.fixture
+def isolated_imports(monkeypatch):
+    """Undo the registry's sys.path changes and forget user modules after the test."""
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    before = set(sys.modules)
+    yield
+    for name in set(sys.modules) - before:
+        if name.startswith("userops_"):
+            del sys.modules[name]
+
+
+#: a line that makes a subprocess treat every lock as fresh
+SKIP_STALE_CHECK = "from runtime.registry import Registry; Registry.stale_operations = lambda self, flow: []"
+
+
+@pytest.fixture
+def no_stale_check(monkeypatch):
+    """Treat every lock as fresh: tests of running stay independent of the extractor."""
+    monkeypatch.setattr(Registry, "stale_operations", lambda self, flow: [])
+
+
+def _functions(tree: ast.Module) -> dict[str, ast.FunctionDef | ast.AsyncFunctionDef]:
+    return {node.name: node for node in tree.body if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))}
+
+
+def _params(node: ast.FunctionDef | ast.AsyncFunctionDef, text: str) -> list[LockParam]:
+    args = [*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs]
+    positional = [*node.args.posonlyargs, *node.args.args]
+    defaults = dict(zip([a.arg for a in positional][len(positional) - len(node.args.defaults):], node.args.defaults))
+    defaults.update({a.arg: d for a, d in zip(node.args.kwonlyargs, node.args.kw_defaults) if d is not None})
+    params = []
+    for arg in args:
+        default = defaults.get(arg.arg)
+        annotation = ast.get_source_segment(text, arg.annotation) if arg.annotation else None
+        params.append(LockParam(
+            name=arg.arg, annotation=annotation, type=annotation,
+            default=ast.get_source_segment(text, default) if default is not None else None,
+            default_literal=repr(ast.literal_eval(default)) if default is not None else None))
+    return params
+
+
+def _source_hashes(file: str, module: str, text: str) -> dict[str, str]:
+    if _extract is None:
+        return {}
+    try:
+        ops, _ = _extract(SourceFile(path=file, module=module, text=text))
+    except Exception:  # the extractor's own bug shows in the staleness tests, not in every test
+        return {}
+    return {op.name: op.source_hash for op in ops}
+
+
+def _operation(name: str, function: str, node, text: str, module: str, file: str,
+               hashes: dict[str, str], options: dict) -> LockOperation:
+    return LockOperation(
+        name=name, module=module, function=function, file=file, line=node.lineno,
+        column=node.col_offset + 1, is_async=isinstance(node, ast.AsyncFunctionDef),
+        source_hash=hashes.get(name, "sha256:placeholder"), params=_params(node, text), **options)
+
+
+def _flow(name: str, operations: dict[str, LockOperation], edges: list[LockEdge]) -> LockFlow:
+    """The flow of group (or operation) `name`: its members plus their upstream."""
+    under = [op for op in operations if op == name or op.startswith(name + ".")]
+    members, todo = set(under), list(under)
+    while todo:
+        target = todo.pop()
+        for edge in edges:
+            if edge.target == target and edge.source not in members:
+                members.add(edge.source)
+                todo.append(edge.source)
+    sorter = graphlib.TopologicalSorter({m: {e.source for e in edges if e.target == m} for m in members})
+    order = list(sorter.static_order())
+    sinks = sorted(op for op in under if not any(e.source == op and e.target in under for e in edges))
+    return LockFlow(name=name, module="orchestration", function=name.replace(".", "__"),
+                    operations=order, sinks=sinks, params=_flow_params(order, operations, edges))
+
+
+def _flow_params(order: list[str], operations: dict[str, LockOperation], edges: list[LockEdge]) -> list[LockFlowParam]:
+    bound = {(e.target, e.param) for e in edges if e.param}
+    found: dict[str, tuple[LockParam, list[str], bool]] = {}
+    for name in sorted(order):
+        for param in operations[name].params:
+            if (name, param.name) in bound:
+                continue
+            first, consumers, required = found.get(param.name, (param, [], False))
+            found[param.name] = (first, [*consumers, name], required or param.default is None)
+    return [LockFlowParam(name=n, annotation=p.annotation, type=p.type, required=req,
+                          default=None if req else p.default, default_literal=None if req else p.default_literal,
+                          consumers=consumers)
+            for n, (p, consumers, req) in sorted(found.items())]
+
+
+def make_project(root: Path, source: str, operations: dict[str, str | tuple[str, dict]],
+                 edges: list[tuple[str, str, str | None]] = (), flows: list[str] = (),
+                 pyproject: str | None = None) -> Project:
+    """Write a module and its lock; return the project with its registry loaded.
+
+    `operations` maps each operation name to its function name, or to (function, options)
+    with LockOperation fields such as `retries` or `executor`. `edges` are
+    (source, target, param or None for depends_on); `flows` the group names to lock.
+    """
+    module = f"userops_{uuid.uuid4().hex[:10]}"
+    file = f"{module}.py"
+    text = textwrap.dedent(source)
+    (root / file).write_text(text, encoding="utf-8")
+    nodes = _functions(ast.parse(text))
+    hashes = _source_hashes(file, module, text)
+    locked = {}
+    for name, spec in sorted(operations.items()):
+        function, options = (spec, {}) if isinstance(spec, str) else spec
+        locked[name] = _operation(name, function, nodes[function], text, module, file, hashes, options)
+    lock_edges = [LockEdge(source=s, target=t, param=p, reason="name" if p else "depends_on") for s, t, p in edges]
+    lock = LockFile(
+        project=LockProject(out="orchestration", package="orchestration", source_roots=["."]),
+        operations=list(locked.values()), edges=lock_edges,
+        flows=[_flow(name, locked, lock_edges) for name in sorted(flows)])
+    (root / "flows.lock").write_text(dumps(lock), encoding="utf-8")
+    if pyproject is not None:
+        (root / "pyproject.toml").write_text(textwrap.dedent(pyproject), encoding="utf-8")
+    return Project(root, module, Registry.load(root))

@@ -1,0 +1,196 @@
+"""`orchc build` / `orchc check` end to end: never importing user code, determinism,
+atomic writes, nothing written on error, and the staleness account of `check`."""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from compiler import api
+from compiler.extract import extract
+from compiler.link import link
+from compiler.lockfile import dumps, loads
+from compiler.model import SourceFile
+
+CASES = Path(__file__).parent / "cases"
+ORCHC = [sys.executable, "-m", "compiler"]
+
+
+def orchc(*args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([*ORCHC, *args], cwd=cwd, capture_output=True, text=True, env=env, timeout=120)
+
+
+def copy_case(name: str, tmp_path: Path) -> Path:
+    target = tmp_path / name
+    shutil.copytree(CASES / name / "project", target)
+    return target
+
+
+# -- the compiler never imports or executes user code -------------------------------------
+
+TRAP = '''\
+import pathlib
+pathlib.Path(__file__).with_name("IMPORTED").write_text("user code ran")
+raise SystemExit("orchc imported user code")
+from runtime import operation
+
+
+@operation(name="trap.run")
+def run(x: int) -> int:
+    return x
+'''
+
+
+def test_build_check_graph_never_import_user_code(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text("")
+    (tmp_path / "trap.py").write_text(TRAP)
+    for command in (["build"], ["check"], ["graph", "--format", "json"]):
+        result = orchc(*command, cwd=tmp_path)
+        assert result.returncode == 0, result.stdout + result.stderr
+    assert not (tmp_path / "IMPORTED").exists()
+    assert "trap.run" in (tmp_path / "flows.lock").read_text()
+    assert "trap" not in sys.modules
+
+
+# -- determinism ---------------------------------------------------------------------------
+
+
+def _extracted(project: Path, source_root: str) -> list:
+    operations = []
+    for path in sorted((project / source_root).rglob("*.py")):
+        relative = path.relative_to(project).as_posix()
+        module = path.relative_to(project / source_root).as_posix()[:-3].replace("/", ".").removesuffix(".__init__")
+        operations.extend(extract(SourceFile(relative, module, path.read_text()))[0])
+    return operations
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.randoms(use_true_random=False))
+def test_lock_bytes_ignore_discovery_and_operation_order(rng: random.Random) -> None:
+    project = CASES / "scopes" / "project"
+    analysis = api.analyse(project)
+    operations = _extracted(project, "app")
+    rng.shuffle(operations)
+    graph, diagnostics = link(operations, analysis.config.all_opaque_types, frozenset({"models", "a", "z"}))
+    assert not diagnostics
+    shuffled = api._lock_and_modules(graph, analysis.config)[0]
+    assert dumps(shuffled) == analysis.lock_text
+
+
+def test_same_bytes_under_different_hash_seeds(tmp_path: Path) -> None:
+    outputs = []
+    for seed in ("0", "1", "12345"):
+        project = copy_case("scraping_seed", tmp_path / seed)
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        assert orchc("build", cwd=project, env=env).returncode == 0
+        files = sorted(p for p in project.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+        outputs.append({p.relative_to(project).as_posix(): p.read_bytes() for p in files})
+    assert outputs[0] == outputs[1] == outputs[2]
+
+
+def test_build_twice_leaves_files_untouched(tmp_path: Path) -> None:
+    project = copy_case("scraping_seed", tmp_path)
+    assert api.build(project).written
+    lock = project / "flows.lock"
+    before = lock.stat().st_mtime_ns
+    os.utime(lock, ns=(before - 10_000_000_000, before - 10_000_000_000))
+    again = api.build(project)
+    assert again.written == ()
+    assert lock.stat().st_mtime_ns == before - 10_000_000_000
+
+
+def test_lock_reads_back_equal(tmp_path: Path) -> None:
+    project = copy_case("scraping_seed", tmp_path)
+    analysis = api.analyse(project)
+    assert loads(analysis.lock_text) == analysis.lock
+
+
+# -- nothing written on error --------------------------------------------------------------
+
+
+def test_error_keeps_previous_outputs_byte_for_byte(tmp_path: Path) -> None:
+    project = copy_case("scraping_seed", tmp_path)
+    api.build(project)
+    snapshot = {p: p.read_bytes() for p in project.rglob("*") if p.is_file()}
+    (project / "scraping" / "broken.py").write_text(
+        "from runtime import operation\n\n@operation(name='scraping.bad', retries=N)\ndef bad(:\n")
+    result = orchc("build", cwd=project)
+    assert result.returncode == 1
+    assert "OC201" in result.stdout
+    after = {p: p.read_bytes() for p in project.rglob("*") if p.is_file() and p.name != "broken.py"}
+    assert after == snapshot
+    assert not [p for p in project.rglob("*.tmp")]
+
+
+def test_syntax_error_does_not_hide_other_files_findings(tmp_path: Path) -> None:
+    project = copy_case("scraping_seed", tmp_path)
+    # Files that never mention `operation` are not parsed at all (they cannot hold one).
+    (project / "scraping" / "broken.py").write_text("from runtime import operation\ndef broken(:\n")
+    (project / "scraping" / "more.py").write_text(
+        "from runtime import operation\n\n@operation(name='scraping.more', retries=RETRIES)\ndef more():\n    pass\n")
+    codes = [d.code for d in api.analyse(project).diagnostics]
+    assert codes == ["OC201", "OC202"]
+
+
+# -- check -----------------------------------------------------------------------------------
+
+
+def test_check_fresh_then_stale_with_an_account(tmp_path: Path) -> None:
+    project = copy_case("scraping_seed", tmp_path)
+    assert orchc("check", cwd=project).returncode == 2  # no lock yet
+    assert orchc("build", cwd=project).returncode == 0
+    fresh = orchc("check", cwd=project)
+    assert fresh.returncode == 0, fresh.stdout
+    ops = project / "scraping" / "ops.py"
+    ops.write_text(ops.read_text().replace("retries=3", "retries=5").replace(
+        "def rank(jobs: list[Job], top: int = 10)", "def rank(jobs: list[Job], top: int = 20)"))
+    stale = orchc("check", cwd=project)
+    assert stale.returncode == 1
+    assert "update `scraping.stepstone.fetch`: retries 3 -> 5" in stale.stdout
+    assert "flows.lock" in stale.stdout and "OC405" in stale.stdout
+    assert "OC406" in stale.stdout  # the generated module changed too
+
+
+def test_check_reports_hand_edited_generated_module(tmp_path: Path) -> None:
+    project = copy_case("scraping_seed", tmp_path)
+    api.build(project)
+    module = next((project / "orchestration").glob("scraping.py"))
+    module.write_text(module.read_text() + "\n# a local tweak\n")
+    result = orchc("check", cwd=project)
+    assert result.returncode == 1
+    assert "edited by hand" in result.stdout
+
+
+def test_check_lock_problems_exit_2(tmp_path: Path) -> None:
+    project = copy_case("scraping_seed", tmp_path)
+    api.build(project)
+    lock = project / "flows.lock"
+    text = lock.read_text()
+    lock.write_text(text.replace("schema = 1", "<<<<<<< HEAD\nschema = 1\n=======\nschema = 1\n>>>>>>> other", 1))
+    conflict = orchc("check", cwd=project)
+    assert (conflict.returncode, "OC403") == (2, conflict.stdout.split()[1])
+    lock.write_text(text.replace("schema = 1", "schema = 99", 1))
+    newer = orchc("check", cwd=project)
+    assert newer.returncode == 2 and "OC404" in newer.stdout and "upgrade orchc" in newer.stdout
+    lock.write_text("this is = = not toml")
+    corrupt = orchc("check", cwd=project)
+    assert corrupt.returncode == 2 and "OC402" in corrupt.stdout
+    assert orchc("build", cwd=project).returncode == 0  # build repairs a corrupt lock
+    assert orchc("check", cwd=project).returncode == 0
+
+
+def test_config_errors_exit_2_naming_the_key(tmp_path: Path) -> None:
+    project = copy_case("scraping_seed", tmp_path)
+    (project / "pyproject.toml").write_text('[tool.orchc]\nsourcez = ["."]\nout = 3\n')
+    result = orchc("build", cwd=project)
+    assert result.returncode == 2
+    assert "pyproject.toml:2:1: OC102" in result.stdout and "did you mean `sources`?" in result.stdout
+    assert "pyproject.toml:3:1: OC103" in result.stdout and "`out`" in result.stdout
+    assert not (project / "flows.lock").exists()

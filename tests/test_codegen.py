@@ -1,0 +1,145 @@
+"""Codegen: generated modules compile, are black-stable and deterministic, change locally,
+and stay exactly the expected statements whatever text the lock holds."""
+
+from __future__ import annotations
+
+import ast
+import difflib
+
+import black
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from compiler.codegen import BLACK_MODE, HEADER, flow_entries, flow_entry, generate
+from tests.lockkit import edge, flow_param, lock, op, param, sample_lock
+
+
+def _modules(the_lock):
+    return {module.path: module.text for module in generate(the_lock)}
+
+
+def test_paths_header_compile_and_black_stable():
+    modules = _modules(sample_lock())
+    assert list(modules) == ["gen/__init__.py", "gen/common.py", "gen/etl.py", "gen/ping.py"]
+    for path, text in modules.items():
+        assert text.startswith(HEADER)
+        compile(text, path, "exec")
+        assert black.format_str(text, mode=BLACK_MODE) == text
+
+
+def test_deterministic():
+    assert generate(sample_lock()) == generate(sample_lock())
+
+
+def test_generated_modules_snapshot(snapshot):
+    assert _modules(sample_lock()) == snapshot
+
+
+def test_tasks_reach_user_code_only_through_the_runtime():
+    text = _modules(sample_lock())["gen/etl.py"]
+    imports = [node for node in ast.parse(text).body if isinstance(node, (ast.Import, ast.ImportFrom))]
+    modules = sorted((node.module or "") if isinstance(node, ast.ImportFrom) else node.names[0].name
+                     for node in imports)
+    assert modules == ["common", "prefect", "prefect.cache_policies", "prefect.task_runners", "runtime"]
+    assert "userops" not in text
+
+
+def test_flow_shape():
+    text = _modules(sample_lock())["gen/etl.py"]
+    assert "from .common import common__setup_task" in text  # cross-group task, defined once
+    assert text.count("def etl__extract__orders_task(") == 1
+    assert "async def etl(*, day: str, db=runtime.UNSET, limit: int = 10):" in text
+    assert "ThreadPoolTaskRunner(max_workers=6)" in text
+    assert "wait_for=[common__setup]" in text  # depends_on a group
+    assert 'executor="process"' in text
+    assert 'runtime.cache_policy(\n        "etl.transform"' in text
+    assert "async def etl__transform_task(orders, users)" in text
+
+
+def _changed_lines(before: str, after: str) -> list[str]:
+    diff = difflib.unified_diff(before.splitlines(), after.splitlines(), lineterm="", n=0)
+    return [line for line in diff if line[:1] in "+-" and not line.startswith(("+++", "---"))]
+
+
+def test_one_operation_change_touches_only_its_lines():
+    before = sample_lock()
+    ops = [o.model_copy(update={"retries": 3}) if o.name == "etl.extract.users" else o for o in before.operations]
+    after = before.model_copy(update={"operations": ops})
+    old, new = _modules(before), _modules(after)
+    assert [path for path in old if old[path] != new[path]] == ["gen/etl.py"]
+    assert _changed_lines(old["gen/etl.py"], new["gen/etl.py"]) == ["-    retries=2,", "+    retries=3,"]
+
+
+def test_flow_entries_resolve_identifier_collisions():
+    entries = flow_entries(["a.b__c", "a.b.c", "flat"])
+    assert entries["a.b.c"] == ("a", "a__b__c")
+    assert entries["a.b__c"] == ("a", "a__b__c_2")
+    assert flow_entry("scraping.stepstone") == ("scraping", "scraping__stepstone")
+
+
+def test_flows_named_like_imports_alias_the_imports():
+    ops = [op("prefect.a"), op("prefect.b.c")]
+    flows = [{"name": "prefect", "operations": ["prefect.a", "prefect.b.c"], "sinks": ["prefect.a", "prefect.b.c"]},
+             {"name": "prefect.b", "operations": ["prefect.b.c"], "sinks": ["prefect.b.c"]}]
+    text = _modules(lock(ops, [], flows))["gen/prefect.py"]
+    compile(text, "prefect.py", "exec")
+    assert "import prefect as prefect_\n" in text
+    assert "@prefect_.flow(" in text and "async def prefect(" in text
+
+
+def test_names_that_shadow_imports_and_each_other_still_compile():
+    ops = [
+        op("runtime", (param("runtime"), param("prefect"), param("wait_for"))),
+        op("runtime.x", (param("runtime_task"),)),
+        op("runtime_task", is_async=True),
+    ]
+    edges = [edge("runtime_task", "runtime.x", "runtime_task")]
+    flows = [
+        {"name": "runtime", "operations": ["runtime"], "sinks": ["runtime"],
+         "params": [flow_param(n, ["runtime"]) for n in ("runtime", "prefect", "wait_for")]},
+        {"name": "runtime_task", "operations": ["runtime_task"], "sinks": ["runtime_task"]},
+    ]
+    for path, text in _modules(lock(ops, edges, flows)).items():
+        tree = ast.parse(text)
+        compile(tree, path, "exec")
+    text = _modules(lock(ops, edges, flows))["gen/runtime.py"]
+    assert "runtime_task_.submit(runtime, prefect, wait_for)" in text  # positional: no clash with submit's wait_for
+
+
+# -- hostile text ---------------------------------------------------------------------
+
+_HOSTILE = st.sampled_from(['a"b\n{x}\\', "'''", '"""', "\\", "{}", "{0}", "\x00", "é✓𝔘", "\r\n", "#", "): pass"])
+_TEXT = st.one_of(_HOSTILE, st.text(max_size=20), st.lists(_HOSTILE, max_size=4).map("".join))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(description=_TEXT, tags=st.lists(_TEXT, max_size=3), default=_TEXT, annotation=_TEXT, raw_default=_TEXT)
+def test_hostile_text_cannot_inject_code(description, tags, default, annotation, raw_default):
+    ops = [
+        op("h.a", (param("x", annotation, repr(default), repr(default)), param("y", annotation, raw_default, raw_default)),
+           description=description, tags=sorted(tags)),
+        op("h.b", (param("a"),), is_async=True, description=description),
+    ]
+    params = [flow_param("x", ["h.a"], annotation, False, repr(default), repr(default)),
+              flow_param("y", ["h.a"], annotation, False, raw_default, raw_default)]
+    the_lock = lock(ops, [edge("h.a", "h.b", "a")],
+                    [{"name": "h", "operations": ["h.a", "h.b"], "sinks": ["h.b"], "params": params}])
+    text = _modules(the_lock)["gen/h.py"]
+    tree = ast.parse(text)
+    kinds = [type(node).__name__ for node in tree.body]
+    assert kinds == ["Import", "ImportFrom", "ImportFrom", "Import", "FunctionDef", "AsyncFunctionDef",
+                     "AsyncFunctionDef"]
+    task_a, task_b, flow = tree.body[4:]
+    for task in (task_a, task_b):
+        assert [ast.dump(s) for s in task.body] == [ast.dump(ast.Expr(ast.Constant(Ellipsis)))]
+        assert len(task.decorator_list) == 2
+    assert [type(s).__name__ for s in flow.body] == ["Assign", "Assign", "Return"]
+    assert [arg.arg for arg in flow.args.kwonlyargs] == ["x", "y"]
+    first_task = tree.body[4].decorator_list[0]
+    keywords = {kw.arg: kw.value for kw in first_task.keywords}
+    if description:
+        assert ast.literal_eval(keywords["description"]) == description
+    if tags:
+        assert ast.literal_eval(keywords["tags"]) == sorted(tags)
+    x_default = flow.args.kw_defaults[0]
+    assert ast.literal_eval(x_default) == default  # a literal default survives exactly
