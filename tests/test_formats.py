@@ -237,8 +237,8 @@ def stale(tmp_path: Path) -> Path:
     assert orchc("build", cwd=project).returncode == 0
     ops = project / "scraping" / "ops.py"
     ops.write_text(ops.read_text().replace("retries=3", "retries=2")
-                   + '\n\n@operation(name="scraping.dedupe")\ndef dedupe(merge: list[Job]) -> list[Job]:\n'
-                   '    return merge\n')
+                   + '\n\n@operation(name="scraping.count")\ndef count(merge: list[Job]) -> int:\n'
+                   '    return len(merge)\n')
     return project
 
 
@@ -257,7 +257,7 @@ def test_check_diff_is_on_when_ci_is_set(stale: Path) -> None:
 
 def test_check_diff_summary_is_above_the_diffs(stale: Path) -> None:
     out = orchc("check", "--diff", cwd=stale).stdout
-    assert out.index("  add operation `scraping.dedupe`") < out.index("--- a/flows.lock")
+    assert out.index("  add operation `scraping.count`") < out.index("--- a/flows.lock")
     assert out.index("  update `scraping.stepstone.fetch`: retries 3 -> 2") < out.index("--- a/flows.lock")
     assert out.index("--- a/orchestration/scraping.py") > out.index("--- a/flows.lock")
     assert out.rstrip("\n").splitlines()[-1].startswith("found ")
@@ -266,7 +266,7 @@ def test_check_diff_summary_is_above_the_diffs(stale: Path) -> None:
 def test_check_diff_in_json_and_github(stale: Path) -> None:
     document = json.loads(orchc("check", "--diff", "--output-format", "json", cwd=stale).stdout)
     assert [d["path"] for d in document["diffs"]] == ["flows.lock", "orchestration/scraping.py"]
-    assert {"kind": "add", "subject": "scraping.dedupe", "text": "add operation `scraping.dedupe`"} in document["changes"]
+    assert {"kind": "add", "subject": "scraping.count", "text": "add operation `scraping.count`"} in document["changes"]
     github = orchc("check", "--diff", "--output-format", "github", cwd=stale).stdout
     assert "::group::unified diffs of the stale files" in github and "::endgroup::" in github
 

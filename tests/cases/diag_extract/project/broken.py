@@ -1,0 +1,6 @@
+from runtime import operation
+
+
+@operation(name="y.broken")
+def broken(:
+    return 1

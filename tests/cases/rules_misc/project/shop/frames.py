@@ -1,0 +1,2 @@
+class Frame:
+    """A data container used for everything: configured as opaque."""

@@ -1,0 +1,9 @@
+from pydantic import BaseModel
+
+
+class Order(BaseModel):
+    id: int
+
+
+class Invoice(BaseModel):
+    total: float
