@@ -3,6 +3,7 @@ or leaves it a flow parameter, and turns `depends_on` into ordering edges."""
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 from collections import defaultdict
@@ -208,7 +209,7 @@ class Binder:
             "OC304",
             f"parameter `{param.name}` of `{op.name}` is ambiguous: it matches {listed} {rule} in {where}",
             param.span,
-            f"bind it explicitly, e.g. `inputs={{{param.name!r}: {ordered[0].name!r}}}`",
+            f"bind it explicitly, e.g. `inputs={{{json.dumps(param.name)}: {json.dumps(ordered[0].name)}}}`",
             related)
 
     def _resolve_target(self, name: str) -> Target | None:
@@ -220,7 +221,7 @@ class Binder:
 
     def _unknown(self, code: str, what: str, name: str, span: Span) -> Diagnostic:
         hint = did_you_mean(name, [*self.operations, *self.groups])
-        return Diagnostic(code, f"{what} `{name}` is neither an operation nor a group", span,
+        return Diagnostic(code, f"{what} `{name}`, which is neither an operation nor a group", span,
                           hint or "name an operation or a group by its full dotted name")
 
     def _bind_explicit(self, op: OperationSpec, param: ParamSpec, name: str) -> list:
@@ -230,7 +231,7 @@ class Binder:
                                span, "an operation cannot consume its own result; name another operation")]
         target = self._resolve_target(name)
         if target is None:
-            return [self._unknown("OC303", f"`inputs` target for `{param.name}`", name, span)]
+            return [self._unknown("OC303", f"`inputs` binds `{param.name}` of `{op.name}` to", name, span)]
         if target.kind == "group" and naming.in_scope(op.name, target.name):
             return [Diagnostic("OC310", f"`{op.name}` binds `{param.name}` to its own group `{name}`",
                                span, "name an operation outside the group, or one of its other operations")]
@@ -248,7 +249,7 @@ class Binder:
                 results.append(Diagnostic("OC310", f"`{op.name}` lists itself in `depends_on`", span,
                                           "remove it from `depends_on`"))
             elif target is None:
-                results.append(self._unknown("OC302", "`depends_on` target", name, span))
+                results.append(self._unknown("OC302", f"`depends_on` of `{op.name}` names", name, span))
             elif target.kind == "operation":
                 results.append(Edge(name, op.name, None, "depends_on"))
             else:

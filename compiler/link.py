@@ -7,6 +7,7 @@ duplicates, name collisions, bindings, group sinks, cycles, then flows.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
@@ -107,7 +108,7 @@ def _resolve_group_bindings(
             f"parameter `{binding.param}` of `{binding.consumer}` binds to group `{binding.group}` "
             f"({binding.reason} rule), which has {len(sinks)} sinks: {found}",
             binding.span,
-            f"bind one operation explicitly, e.g. `inputs={{{binding.param!r}: {sinks[0] if sinks else binding.group + '.…'!r}}}`, "
+            f"bind one operation explicitly, e.g. `inputs={{{json.dumps(binding.param)}: {json.dumps(sinks[0] if sinks else binding.group)}}}`, "
             f"or give `{binding.group}` a single final operation"))
     return resolved, diagnostics
 

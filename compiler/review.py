@@ -42,12 +42,17 @@ def _detail(change: Change) -> str:
 
 
 def _changed_operations(changes: list[Change], added: set[str], removed: set[str]) -> list[dict[str, Any]]:
+    """Each changed operation with its classes and the changes themselves.
+
+    The source hash covers the decorator too, so a policy or wiring edit also changes it:
+    an operation is classed **body** only when the hash is all that changed.
+    """
     by_name: dict[str, dict[str, list[str]]] = {}
     for change in changes:
         if change.kind in CLASSES and change.subject not in added | removed:
             by_name.setdefault(change.subject, {}).setdefault(change.kind, []).append(_detail(change))
     return [
-        {"name": name, "classes": [c for c in CLASSES if c in kinds],
+        {"name": name, "classes": [c for c in CLASSES if c in kinds and (c != "body" or len(kinds) == 1)],
          "details": [text for c in CLASSES for text in kinds.get(c, [])]}
         for name, kinds in sorted(by_name.items())
     ]

@@ -25,7 +25,7 @@ _RULE_INDEX = {rule.code: index for index, rule in enumerate(RULES)}
 
 
 def _rule(rule: Rule) -> dict[str, Any]:
-    help_text = f"{rule.summary} Every finding carries a hint that says how to fix it."
+    help_text = f"{rule.summary} The message of each result ends with a hint on how to fix it."
     return {
         "id": rule.code,
         "name": "".join(part.capitalize() for part in rule.slug.split("-")),

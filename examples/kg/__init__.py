@@ -1,0 +1,1 @@
+"""Knowledge-graph ingestion into an embedded SQLite graph (seed 000)."""

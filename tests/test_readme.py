@@ -1,0 +1,123 @@
+"""The README cannot rot: every `$ command` in its console blocks is run here (or, for the
+test command itself, by .ci/run), and the Prefect-UI recipe it describes is exercised
+against a real `prefect server start`."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from compiler.diagnostics import RULES
+
+REPO = Path(__file__).resolve().parents[1]
+README = (REPO / "README.md").read_text(encoding="utf-8")
+BIN = Path(sys.executable).parent
+# The test command would run this suite inside itself; .ci/run runs exactly it.
+RUN_BY_CI = {"bash scripts/test.sh"}
+RUN_BY_DEMO_TEST = {"bash scripts/demo.sh"}
+
+
+def readme_commands(text: str = README) -> list[str]:
+    commands = []
+    for block in re.findall(r"```console\n(.*?)```", text, flags=re.S):
+        for line in block.splitlines():
+            if line.startswith("$ "):
+                commands.append(line[2:].split("  #", 1)[0].strip())
+    return commands
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_LOGGING_LEVEL": "WARNING"}
+
+
+def test_readme_has_the_two_commands_first() -> None:
+    assert readme_commands()[:2] == ["bash scripts/demo.sh", "bash scripts/test.sh"]
+    ci = (REPO / ".ci" / "run").read_text()
+    assert "scripts/test.sh" in ci
+
+
+@pytest.mark.parametrize("command", [c for c in readme_commands() if c not in RUN_BY_CI | RUN_BY_DEMO_TEST])
+def test_readme_command_runs(command: str) -> None:
+    result = subprocess.run(command, shell=True, cwd=REPO, env=_env(), capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, f"{command}\n{result.stdout}\n{result.stderr}"
+    assert result.stdout.strip(), f"{command} printed nothing"
+
+
+def test_readme_lists_every_diagnostic_code() -> None:
+    for rule in RULES:
+        assert f"| {rule.code} |" in README, f"{rule.code} is missing from the README's diagnostics table"
+
+
+def _tracked_copy(target: Path) -> Path:
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO,
+                           capture_output=True, text=True, check=True).stdout.split()
+    for name in files:
+        if (REPO / name).is_file():
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, target / name)
+    return target
+
+
+def test_demo_script_on_a_clean_copy(tmp_path: Path) -> None:
+    """A newcomer's first command: fresh virtualenv, install, build, run on embedded Prefect."""
+    clone = _tracked_copy(tmp_path / "orchc")
+    env = {key: value for key, value in _env().items() if not key.startswith(("PREFECT_API", "VIRTUAL_ENV"))}
+    env["PREFECT_HOME"] = str(tmp_path / "prefect-home")
+    result = subprocess.run(["bash", "scripts/demo.sh"], cwd=clone, env=env, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    report = json.loads(result.stdout[result.stdout.index("{"):])
+    assert report["jobs"], report
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_healthy(url: str, server: subprocess.Popen, seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        assert server.poll() is None, "prefect server exited early"
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise AssertionError("prefect server did not become healthy")
+
+
+def test_runs_appear_in_a_configured_prefect_server(tmp_path: Path) -> None:
+    """The README's recipe: `prefect server start`, then PREFECT_API_URL=… python -m runtime …"""
+    assert "prefect server start" in README and "PREFECT_API_URL=http://127.0.0.1:4200/api" in README
+    port = _free_port()
+    env = {**_env(), "PREFECT_HOME": str(tmp_path / "home"), "PREFECT_SERVER_API_PORT": str(port)}
+    server = subprocess.Popen([str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    url = f"http://127.0.0.1:{port}/api"
+    try:
+        _wait_healthy(url, server)
+        run_env = {**env, "PREFECT_API_URL": url}
+        result = subprocess.run([sys.executable, "-m", "runtime", "scraping", "--param", "keywords=python"],
+                                cwd=REPO, env=run_env, capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stderr[-3000:]
+        request = urllib.request.Request(f"{url}/flow_runs/filter", data=b"{}", method="POST",
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            runs = json.load(response)
+        assert [run["state_type"] for run in runs] == ["COMPLETED"]
+    finally:
+        os.killpg(server.pid, 15)
+        server.wait(timeout=30)
