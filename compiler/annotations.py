@@ -64,6 +64,11 @@ def normalise_newlines(text: str) -> str:
 
 # -- bindings -----------------------------------------------------------------------
 
+_BLOCKS = frozenset({cst.If, cst.Try, cst.TryStar, cst.With, cst.For, cst.While})
+_BINDING_STATEMENTS = frozenset(
+    {cst.Import, cst.ImportFrom, cst.Assign, cst.AnnAssign, *([cst.TypeAlias] if hasattr(cst, "TypeAlias") else [])}
+)
+
 
 def module_bindings(
     module: cst.Module, source: SourceFile, star: Mapping[str, tuple[str, ...]] | None = None
@@ -75,12 +80,14 @@ def module_bindings(
     """
     package = package_of(source)
     bindings: Bindings = {}
-    for statement in _module_level(module.body):
-        if isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
+    for statement in module_level(module.body):
+        kind = type(statement)  # exact type checks: isinstance through ABCMeta is slow
+        if kind is cst.FunctionDef or kind is cst.ClassDef:
             bindings[statement.name.value] = f"{source.module}.{statement.name.value}"
-        elif isinstance(statement, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
+        elif kind is cst.SimpleStatementLine or kind is cst.SimpleStatementSuite:
             for small in statement.body:
-                _bind(small, source.module, package, bindings, star or {})
+                if type(small) in _BINDING_STATEMENTS:
+                    _bind(small, source.module, package, bindings, star or {})
     return bindings
 
 
@@ -102,13 +109,15 @@ def absolute_module(module: str, level: int, package: str) -> str | None:
     return ".".join([*parts[: max(keep, 0)], *([module] if module else [])])
 
 
-def _module_level(body: Sequence[cst.BaseStatement]) -> Iterator[cst.BaseStatement]:
+def module_level(body: Sequence[cst.BaseStatement]) -> Iterator[cst.BaseStatement]:
     """Module-level statements, descending into blocks but not into defs or classes."""
     for statement in body:
         yield statement
+        if type(statement) not in _BLOCKS:
+            continue
         for suite in _suites(statement):
             if isinstance(suite, cst.IndentedBlock):
-                yield from _module_level(suite.body)
+                yield from module_level(suite.body)
             else:
                 yield suite  # a SimpleStatementSuite: `if X: import y`
 

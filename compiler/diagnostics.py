@@ -62,6 +62,7 @@ RULES: tuple[Rule, ...] = (
     Rule("OC308", "conflicting-parameter-default", "error", "Members of one flow share a parameter name with different defaults."),
     Rule("OC309", "name-is-group", "error", "An operation's name is also the name of a group."),
     Rule("OC310", "self-dependency", "error", "An operation lists itself in `depends_on` or `inputs`."),
+    Rule("OC311", "shadowed-function", "error", "Two operations are functions of the same name in one module, so one replaces the other at import."),
     # -- the lockfile and the gate --
     Rule("OC401", "lock-missing", "error", "The lockfile does not exist.", 2),
     Rule("OC402", "lock-corrupt", "error", "The lockfile is not a valid orchc lockfile.", 2),

@@ -9,13 +9,15 @@
    Without such a name there is nothing more to do.
 4. Each module-level `def` decorated with it is read: the decorator's literal arguments
    (checked), the parameters, the return annotation, the docstring and a hash of the
-   function's text. Positions come from a metadata pass over the function's header only
-   (its body replaced by `pass`), offset by the function's first line in the file.
+   function's text. One render of the function gives its exact text (for the hash) and
+   every node's place in it (`_Rendered`); the function's first line in the file is
+   where that text occurs, found by `str.find` when it occurs once, else by rendering
+   the statements before it. No metadata pass runs over the whole module.
 5. Every other use (a method, a nested function, a lambda, a call form) is an OC207.
    To avoid a walk over the whole tree, the uses are first counted by a regular
-   expression over the text; only when the text holds more of them than step 4
-   accounted for are the remaining statements walked (comments and strings may make
-   the count too high, never too low).
+   expression over the text; only when the text holds more of them than the imports
+   and step 4 account for are the remaining statements walked (comments and strings
+   may make the count too high, which costs a walk, never a wrong result).
 """
 
 from __future__ import annotations
@@ -23,24 +25,34 @@ from __future__ import annotations
 import ast
 import bisect
 import hashlib
+import itertools
 import re
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 
 import libcst as cst
 from libcst._nodes.internal import CodegenState
 
-from compiler.annotations import Bindings, code, dotted, module_bindings, normalise_newlines, qualify, resolve
+from compiler.annotations import (
+    Bindings,
+    code,
+    dotted,
+    module_bindings,
+    module_level,
+    normalise_newlines,
+    qualify,
+    resolve,
+)
 from compiler.diagnostics import Diagnostic, did_you_mean, sorted_diagnostics
 from compiler.model import OperationSpec, Options, OptionSpans, ParamSpec, SourceFile, Span, TypeRef
 from compiler.naming import name_problem
 
 #: the qualified name of the marker users import (`from runtime import operation`)
 OPERATION = "runtime.operation"
+_PACKAGE, _, _ATTRIBUTE = OPERATION.rpartition(".")
 # The marker is also reachable through the module that defines it.
-_OPERATION_NAMES = frozenset({OPERATION, f"{OPERATION}.{OPERATION.rpartition('.')[2]}"})
+_OPERATION_NAMES = frozenset({OPERATION, f"{OPERATION}.{_ATTRIBUTE}"})
 # `from runtime import *` binds the marker (it is in `runtime.__all__`).
-_STAR = {OPERATION.rpartition(".")[0]: (OPERATION.rpartition(".")[2],)}
+_STAR = {_PACKAGE: (_ATTRIBUTE,)}
 
 #: every argument `@operation(...)` takes, in its signature's order
 KEYWORDS = (
@@ -124,52 +136,56 @@ def _line_breaks(text: str, end: int) -> int:
 
 
 class _OffsetState(CodegenState):
-    """libcst's plain code generator, also noting where each node lands in the text.
+    """libcst's plain code generator, also noting which tokens each node produced.
 
     It records what `PositionProvider` would (a node's syntactic range where libcst
-    marks one, else the range of its tokens) as character offsets, which costs little
+    marks one, else the range of all its tokens) as token indices, which costs little
     more than rendering; `PositionProvider` through `MetadataWrapper` costs a tree copy
     and a line/column update per token.
     """
 
     def __init__(self, module: cst.Module) -> None:
         super().__init__(default_indent=module.default_indent, default_newline=module.default_newline)
-        self.offset = 0
-        #: node -> (start, end) offsets of all its tokens
-        self.tokens_range: dict[cst.CSTNode, tuple[int, int]] = {}
-        #: node -> (start, end) offsets of its syntactic part (`def`.., not decorators)
-        self.syntactic: dict[cst.CSTNode, tuple[int, int]] = {}
+        #: id(node) -> (first token, end token) of all its tokens
+        self.tokens_range: dict[int, tuple[int, int]] = {}
+        #: id(node) -> (first token, end token) of its syntactic part (from `def`, not `@`)
+        self.syntactic: dict[int, tuple[int, int]] = {}
         self._starts: list[int] = []
 
-    def add_indent_tokens(self) -> None:
-        self.tokens.extend(self.indent_tokens)
-        self.offset += sum(map(len, self.indent_tokens))
-
-    def add_token(self, value: str) -> None:
-        self.tokens.append(value)
-        self.offset += len(value)
-
     def before_codegen(self, node: cst.CSTNode) -> None:
-        self._starts.append(self.offset)
+        self._starts.append(len(self.tokens))
 
     def after_codegen(self, node: cst.CSTNode) -> None:
-        self.tokens_range[node] = (self._starts.pop(), self.offset)
+        self.tokens_range[id(node)] = (self._starts.pop(), len(self.tokens))
 
-    @contextmanager
     def record_syntactic_position(
         self, node: cst.CSTNode, *, start_node: cst.CSTNode | None = None, end_node: cst.CSTNode | None = None
-    ) -> Iterator[None]:
-        start = self.offset
-        try:
-            yield
-        finally:
-            if start_node is not None:
-                start = self._range(start_node)[0]
-            end = self._range(end_node)[1] if end_node is not None else self.offset
-            self.syntactic[node] = (start, end)
+    ) -> _Syntactic:
+        return _Syntactic(self, node, start_node, end_node)
 
-    def _range(self, node: cst.CSTNode) -> tuple[int, int]:
-        return self.syntactic.get(node) or self.tokens_range[node]
+    def range(self, node: cst.CSTNode) -> tuple[int, int]:
+        return self.syntactic.get(id(node)) or self.tokens_range[id(node)]
+
+
+class _Syntactic:
+    """The context `record_syntactic_position` returns: a plain class, as libcst calls it
+    for most nodes and a generator-based context manager costs several times more."""
+
+    __slots__ = ("state", "node", "start_node", "end_node", "start")
+
+    def __init__(
+        self, state: _OffsetState, node: cst.CSTNode, start_node: cst.CSTNode | None, end_node: cst.CSTNode | None
+    ) -> None:
+        self.state, self.node, self.start_node, self.end_node = state, node, start_node, end_node
+
+    def __enter__(self) -> None:
+        self.start = len(self.state.tokens)
+
+    def __exit__(self, *exc_info: object) -> None:
+        state = self.state
+        start = self.start if self.start_node is None else state.range(self.start_node)[0]
+        end = len(state.tokens) if self.end_node is None else state.range(self.end_node)[1]
+        state.syntactic[id(self.node)] = (start, end)
 
 
 class _Rendered:
@@ -183,23 +199,23 @@ class _Rendered:
         self.text = "".join(state.tokens)
         self.statement = statement
         self._state = state
+        self._offsets = [0, *itertools.accumulate(map(len, state.tokens))]
         self._line_starts = [0, *(match.end() for match in _NEWLINE.finditer(self.text))]
         #: the file line of the statement's first line; set once found
         self.first_line = 1
 
     def code(self, node: cst.CSTNode) -> str:
         """A node's text as written (what `Module.code_for_node` returns)."""
-        start, end = self._state.tokens_range[node]
-        return self.text[start:end]
+        start, end = self._state.tokens_range[id(node)]
+        return self.text[self._offsets[start] : self._offsets[end]]
 
-    def span(self, node: cst.CSTNode, end_node: cst.CSTNode | None = None) -> Span:
-        start = self._state._range(node)[0]
-        end = self._state._range(end_node or node)[1]
-        return Span(self.path, *self._position(start), *self._position(end))
+    def span(self, node: cst.CSTNode) -> Span:
+        start, end = self._state.range(node)
+        return Span(self.path, *self._position(self._offsets[start]), *self._position(self._offsets[end]))
 
     def keyword_span(self, keyword: str) -> Span:
         """The span of the keyword (`def`, `async`) that starts the statement."""
-        start = self._state._range(self.statement)[0]
+        start = self._offsets[self._state.range(self.statement)[0]]
         return Span(self.path, *self._position(start), *self._position(start + len(keyword)))
 
     def _position(self, offset: int) -> tuple[int, int]:
@@ -224,7 +240,7 @@ class _Extractor:
         if self.references is None:
             return (), ()
         operations: list[OperationSpec] = []
-        unaccounted = len(self.references.findall(self.text))
+        unaccounted = len(self.references.findall(self.text)) - self._uses_in_imports()
         handled: set[int] = set()
         for index, statement in enumerate(self.module.body):
             if isinstance(statement, cst.FunctionDef) and any(
@@ -238,7 +254,7 @@ class _Extractor:
         if unaccounted > 0:
             for index, statement in enumerate(self.module.body):
                 if index not in handled:
-                    self._scan(index, statement, statement, ())
+                    self._scan(index, statement)
         operations.sort(key=lambda operation: (operation.span.line, operation.name))
         return tuple(operations), sorted_diagnostics(self.diagnostics)
 
@@ -279,6 +295,7 @@ class _Extractor:
         decorators = [d for d in funcdef.decorators if self.is_operation(d.decorator)]
         rendered = self._render(index, funcdef)
         uses = len(self.references.findall(rendered.text))  # type: ignore[union-attr]
+        own = sum(len(self.references.findall(rendered.code(d))) for d in decorators)  # type: ignore[union-attr]
         for extra in decorators[1:]:
             self.report(
                 "OC207",
@@ -286,15 +303,34 @@ class _Extractor:
                 rendered.span(extra),
                 "keep a single `@operation(...)` decorator",
             )
-        if uses > len(decorators):
+        if uses > own:
             self._scan_nodes(funcdef.body, rendered, [("def", funcdef.name.value)])
         return _OperationReader(self, funcdef, rendered).read(decorators[0]), uses
 
     # -- other uses ------------------------------------------------------------------
 
-    def _scan(self, index: int, statement: cst.BaseStatement, root: cst.CSTNode, enclosing: list) -> None:
-        finder = _Uses(self.is_operation, list(enclosing))
-        root.visit(finder)
+    def _uses_in_imports(self) -> int:
+        """How many matches of the use pattern module-level imports hold (`import
+        runtime.operation` reads like `runtime.operation`), counted without rendering."""
+        modules = [local for local, qualified in self.bindings.items() if f"{qualified}.{_ATTRIBUTE}" in _OPERATION_NAMES]
+        count = 0
+        for statement in module_level(self.module.body) if modules else ():
+            if not isinstance(statement, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
+                continue
+            for small in statement.body:
+                if isinstance(small, cst.Import):
+                    paths = [dotted(alias.name) or "" for alias in small.names]
+                elif isinstance(small, cst.ImportFrom) and not small.relative and small.module is not None:
+                    paths = [dotted(small.module) or ""]
+                else:
+                    continue
+                count += sum(path.split(".")[:2] == [module, _ATTRIBUTE] for path in paths for module in modules)
+        return count
+
+    def _scan(self, index: int, statement: cst.BaseStatement) -> None:
+        """Report the marker's uses inside top-level statement `index` (not an operation)."""
+        finder = _Uses(self.is_operation, [])
+        statement.visit(finder)
         if finder.found:
             self._report_uses(finder, self._render(index, statement))
 
@@ -304,25 +340,27 @@ class _Extractor:
         self._report_uses(finder, where)
 
     def _report_uses(self, finder: _Uses, where: _Rendered) -> None:
-        for node, end_node, message, hint in finder.found:
+        for node, message, hint in finder.found:
             self.report("OC207", message, where.span(node), hint)
 
 
 def _reference_pattern(bindings: Bindings) -> re.Pattern[str] | None:
     """A pattern matching every written use of the marker, None when nothing binds it.
 
-    A use is `@name` or `name(` for a name bound to the marker, or `alias.operation` for
-    an alias of its module; backslash continuations count as whitespace.
+    A use is `name(` or `@name` for a name bound to the marker, or `alias.operation` for
+    an alias of its module (backslash continuations count as whitespace). Each
+    alternative starts with the literal name so the search runs at `str.find` speed.
+    Not counted: a bare decorator written with a space after the `@` (`@ operation`).
     """
     names = sorted(local for local, qualified in bindings.items() if qualified in _OPERATION_NAMES)
-    modules = sorted(local for local, qualified in bindings.items() if f"{qualified}.operation" in _OPERATION_NAMES)
+    modules = sorted(local for local, qualified in bindings.items() if f"{qualified}.{_ATTRIBUTE}" in _OPERATION_NAMES)
     if not names and not modules:
         return None
     parts = []
     for name in map(re.escape, names):
-        parts += [rf"@[\s\\]*{name}\b", rf"(?<![\w.]){name}[\s\\]*\("]
+        parts.append(rf"{name}(?:(?<![\w.]{name})(?=[\s\\]*\()|\b(?<=@{name}))")
     for name in map(re.escape, modules):
-        parts.append(rf"(?<![\w.]){name}[\s\\]*\.[\s\\]*operation\b")
+        parts.append(rf"{name}(?<![\w.]{name})(?=[\s\\]*\.[\s\\]*{_ATTRIBUTE}\b)")
     return re.compile("|".join(parts))
 
 
@@ -340,8 +378,8 @@ class _Uses(cst.CSTVisitor):
         self.is_operation = is_operation
         #: ("def" | "class", name) for each definition around the current node
         self.enclosing: list[tuple[str, str]] = enclosing
-        #: (node, end node, message, hint)
-        self.found: list[tuple[cst.CSTNode, cst.CSTNode, str, str]] = []
+        #: (node, message, hint)
+        self.found: list[tuple[cst.CSTNode, str, str]] = []
         self._reported: set[int] = set()
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
@@ -363,17 +401,17 @@ class _Uses(cst.CSTVisitor):
             return
         if isinstance(node.func, cst.Call) and self.is_operation(node.func):
             self._reported.add(id(node.func))
-            self.found.append((node, node, *_applied(node, _written(node.func))))
+            self.found.append((node, *_applied(node, _written(node.func))))
         elif self.is_operation(node.func):
             message = f"`{_written(node)}(...)` is used outside a decorator"
-            self.found.append((node, node, message, _DECORATOR_HINT))
+            self.found.append((node, message, _DECORATOR_HINT))
 
     def _decorated(self, node: cst.FunctionDef | cst.ClassDef, kind: str) -> None:
         for decorator in node.decorators:
             if self.is_operation(decorator.decorator):
                 self._reported.add(id(decorator.decorator))
                 message, hint = _misplaced(node.name.value, kind, self.enclosing, _written(decorator.decorator))
-                self.found.append((decorator, decorator.decorator, message, hint))
+                self.found.append((decorator, message, hint))
 
 
 def _applied(call: cst.Call, written: str) -> tuple[str, str]:
@@ -384,7 +422,7 @@ def _applied(call: cst.Call, written: str) -> tuple[str, str]:
             f"`{written}(...)` is applied to a lambda; only module-level functions are operations",
             "define the function with `def` at module level and put `@operation(...)` above it",
         )
-    what = f"`{code(target)}`" if target is not None else "nothing"
+    what = f"`{_short(code(target))}`" if target is not None else "nothing"
     return f"`{written}(...)` is called on {what} instead of decorating a function", _DECORATOR_HINT
 
 
@@ -579,8 +617,8 @@ class _OperationReader:
         depends_on: list[tuple[str, Span]] = []
         if "depends_on" in values:
             node = given["depends_on"][1]
-            for entry in node.elements if isinstance(node, (cst.List, cst.Tuple)) else (node,):
-                entry_node = getattr(entry, "value", entry)
+            entries = [element.value for element in node.elements] if isinstance(node, (cst.List, cst.Tuple)) else [node]
+            for entry_node in entries:
                 depends_on.append((str(self._literal(entry_node)), self.where.span(entry_node)))
         inputs: list[tuple[str, Span, Span]] = []
         kept = dict(values.get("inputs", ()))

@@ -40,7 +40,7 @@ def link(
     unique, diagnostics = _drop_duplicates(operations)
     names = tuple(op.name for op in unique)
     groups = naming.groups_of(names)
-    diagnostics += _name_collisions(unique, set(groups))
+    diagnostics += _name_collisions(unique, set(groups)) + _shadowed_functions(operations)
     binder = Binder(unique, groups, opaque_types, project_packages)
     edges, pending, bind_diagnostics = binder.bind_all()
     diagnostics += bind_diagnostics
@@ -82,6 +82,20 @@ def _name_collisions(operations: Iterable[OperationSpec], groups: set[str]) -> l
             "OC309", f"operation name `{op.name}` is also a group (other operations are named `{op.name}.…`)",
             op.name_span, f"rename it, e.g. `{op.name}.run`, or move the others out of `{op.name}`")
         for op in operations if op.name in groups
+    ]
+
+
+def _shadowed_functions(operations: Iterable[OperationSpec]) -> list[Diagnostic]:
+    """Operations sharing (module, function): importing the module keeps only the last def."""
+    by_function: dict[tuple[str, str], list[OperationSpec]] = defaultdict(list)
+    for op in sorted(operations, key=lambda o: (o.span.path, o.span.line)):
+        by_function[(op.module, op.function)].append(op)
+    return [
+        Diagnostic(
+            "OC311", f"operations `{first.name}` and `{later.name}` are both function `{later.function}` in "
+            f"module `{later.module}`: importing it keeps only this later definition", later.span,
+            "rename one of the two functions", ((first.span, f"`{first.name}` is defined here"),))
+        for first, *rest in by_function.values() for later in rest
     ]
 
 
