@@ -48,10 +48,11 @@ def _extra_generated(analysis: Analysis) -> list[str]:
 
 
 def stale_diffs(analysis: Analysis) -> tuple[FileDiff, ...]:
-    """Diffs of the lock, each generated module, and each leftover generated file, by path."""
-    if not analysis.ok:
-        return ()
+    """Diffs of the lock, each generated module, and each leftover generated file, by path;
+    none without a lock on disk (the project was never built: the diff would be everything)."""
     root = analysis.root
+    if not analysis.ok or not (root / analysis.config.lock).is_file():
+        return ()
     expected = {analysis.config.lock: analysis.lock_text, **{m.path: m.text for m in analysis.modules}}
     expected |= {path: None for path in _extra_generated(analysis)}
     diffs = (unified_diff(path, _read(root / path), text) for path, text in sorted(expected.items()))

@@ -240,7 +240,7 @@ def _diff(args: argparse.Namespace) -> int:
     failures = [lock for lock in locks if isinstance(lock, Diagnostic)]
     if failures:
         return _report(args, failures, root=root)
-    data = review(*locks, args.base, args.head or config.lock)
+    data = review(*locks, args.base, args.head or f"{config.lock} (working tree)")
     sys.stdout.write(review_json(data) if args.format == "json" else review_markdown(data))
     return 0
 

@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 from compiler.diagnostics import UsageError, did_you_mean
-from compiler.model import Edge, Graph, OperationSpec, Span
+from compiler.model import Graph, OperationSpec, Span
 
 #: how `orchc explain` names each inference rule
 RULE_NAMES = {
@@ -25,20 +25,16 @@ def _where(span: Span) -> str:
     return f"{span.path}:{span.line}:{span.column}"
 
 
-def _rule(edge: Edge) -> str:
-    via = f" via group `{edge.via_group}`" if edge.via_group else ""
-    return RULE_NAMES[edge.reason] + via
-
-
 def find_operation(graph: Graph, name: str) -> OperationSpec:
     """The operation called `name`, or a UsageError with a suggestion."""
     for op in graph.operations:
         if op.name == name:
             return op
     names = [op.name for op in graph.operations]
-    hint = did_you_mean(name, names)
-    if not hint and name in graph.groups:
+    if name in graph.groups:
         hint = f"`{name}` is a group: run `orchc graph {name}` to see its flow"
+    else:
+        hint = did_you_mean(name, names)
     raise UsageError(f"no operation named `{name}`", hint or "run `orchc graph` to list every operation")
 
 
@@ -63,6 +59,8 @@ def explanation(graph: Graph, name: str) -> dict[str, Any]:
                       "default": param.default}
         inputs.append(entry)
     options = {key: getattr(op.options, key) for key in _SHOWN_OPTIONS}
+    if options["description"] is None:
+        options["description"] = op.docstring  # as the lock and Prefect see it
     return {
         "operation": op.name,
         "location": _where(op.span),
@@ -104,8 +102,8 @@ def render_explanation(facts: dict[str, Any]) -> str:
     lines += [f"  {a['operation']}" + (f" (via group `{a['via_group']}`)" if a["via_group"] else "")
               + f" at {a['location']}" for a in facts["after"]]
     lines.append("downstream:" if facts["downstream"] else "downstream: nothing")
-    lines += [f"  {d['operation']}" + (f" as `{d['parameter']}`" if d["parameter"] else " (ordering only)")
-              + f" (rule: {RULE_NAMES[d['rule']]})" for d in facts["downstream"]]
+    lines += [f"  {d['operation']} as `{d['parameter']}` (rule: {RULE_NAMES[d['rule']]})" if d["parameter"]
+              else f"  {d['operation']} (ordering only, `depends_on`)" for d in facts["downstream"]]
     lines.append("flows: " + ", ".join(facts["flows"]))
     return "\n".join(lines) + "\n"
 

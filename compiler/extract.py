@@ -10,7 +10,7 @@
 4. Each module-level `def` decorated with it is read: the decorator's literal arguments
    (checked), the parameters, the return annotation, the docstring and a hash of the
    function's text. One render of the function gives its exact text (for the hash) and
-   every node's place in it (`_Rendered`); the function's first line in the file is
+   every node's place in it (`Rendered`); the function's first line in the file is
    where that text occurs, found by `str.find` when it occurs once, else by rendering
    the statements before it. No metadata pass runs over the whole module.
 5. Every other use (a method, a nested function, a lambda, a call form) is an OC207.
@@ -23,14 +23,11 @@
 from __future__ import annotations
 
 import ast
-import bisect
 import hashlib
-import itertools
 import re
 from collections.abc import Callable, Sequence
 
 import libcst as cst
-from libcst._nodes.internal import CodegenState
 
 from compiler.annotations import (
     Bindings,
@@ -45,6 +42,7 @@ from compiler.annotations import (
 from compiler.diagnostics import Diagnostic, did_you_mean, sorted_diagnostics
 from compiler.model import OperationSpec, Options, OptionSpans, ParamSpec, SourceFile, Span, TypeRef
 from compiler.naming import name_problem
+from compiler.positions import Rendered, line_breaks
 
 #: the qualified name of the marker users import (`from runtime import operation`)
 OPERATION = "runtime.operation"
@@ -72,7 +70,6 @@ _LITERAL_HINT = "write the value literally; orchc reads decorator arguments with
 _NAME_HINT = "use dot-separated Python identifiers that are not keywords, e.g. `scraping.stepstone.fetch`"
 _DECORATOR_HINT = "use the decorator form `@operation(...)` on a module-level function"
 _UNBINDABLE_KINDS = ("positional_only", "var_positional", "var_keyword")
-_NEWLINE = re.compile(r"\r\n?|\n")
 _INVALID = object()
 
 
@@ -130,100 +127,6 @@ def _short(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _line_breaks(text: str, end: int) -> int:
-    """How many line breaks (`\\n`, `\\r\\n` or a lone `\\r`) `text[:end]` holds."""
-    return text.count("\n", 0, end) + text.count("\r", 0, end) - text.count("\r\n", 0, end)
-
-
-class _OffsetState(CodegenState):
-    """libcst's plain code generator, also noting which tokens each node produced.
-
-    It records what `PositionProvider` would (a node's syntactic range where libcst
-    marks one, else the range of all its tokens) as token indices, which costs little
-    more than rendering; `PositionProvider` through `MetadataWrapper` costs a tree copy
-    and a line/column update per token.
-    """
-
-    def __init__(self, module: cst.Module) -> None:
-        super().__init__(default_indent=module.default_indent, default_newline=module.default_newline)
-        #: id(node) -> (first token, end token) of all its tokens
-        self.tokens_range: dict[int, tuple[int, int]] = {}
-        #: id(node) -> (first token, end token) of its syntactic part (from `def`, not `@`)
-        self.syntactic: dict[int, tuple[int, int]] = {}
-        self._starts: list[int] = []
-
-    def before_codegen(self, node: cst.CSTNode) -> None:
-        self._starts.append(len(self.tokens))
-
-    def after_codegen(self, node: cst.CSTNode) -> None:
-        self.tokens_range[id(node)] = (self._starts.pop(), len(self.tokens))
-
-    def record_syntactic_position(
-        self, node: cst.CSTNode, *, start_node: cst.CSTNode | None = None, end_node: cst.CSTNode | None = None
-    ) -> _Syntactic:
-        return _Syntactic(self, node, start_node, end_node)
-
-    def range(self, node: cst.CSTNode) -> tuple[int, int]:
-        return self.syntactic.get(id(node)) or self.tokens_range[id(node)]
-
-
-class _Syntactic:
-    """The context `record_syntactic_position` returns: a plain class, as libcst calls it
-    for most nodes and a generator-based context manager costs several times more."""
-
-    __slots__ = ("state", "node", "start_node", "end_node", "start")
-
-    def __init__(
-        self, state: _OffsetState, node: cst.CSTNode, start_node: cst.CSTNode | None, end_node: cst.CSTNode | None
-    ) -> None:
-        self.state, self.node, self.start_node, self.end_node = state, node, start_node, end_node
-
-    def __enter__(self) -> None:
-        self.start = len(self.state.tokens)
-
-    def __exit__(self, *exc_info: object) -> None:
-        state = self.state
-        start = self.start if self.start_node is None else state.range(self.start_node)[0]
-        end = len(state.tokens) if self.end_node is None else state.range(self.end_node)[1]
-        state.syntactic[id(self.node)] = (start, end)
-
-
-class _Rendered:
-    """One top-level statement rendered exactly as in the file, with exact spans."""
-
-    def __init__(self, path: str, module: cst.Module, statement: cst.BaseStatement) -> None:
-        state = _OffsetState(module)
-        statement._codegen(state)
-        self.path = path
-        #: the statement (without its leading blank and comment lines) as written
-        self.text = "".join(state.tokens)
-        self.statement = statement
-        self._state = state
-        self._offsets = [0, *itertools.accumulate(map(len, state.tokens))]
-        self._line_starts = [0, *(match.end() for match in _NEWLINE.finditer(self.text))]
-        #: the file line of the statement's first line; set once found
-        self.first_line = 1
-
-    def code(self, node: cst.CSTNode) -> str:
-        """A node's text as written (what `Module.code_for_node` returns)."""
-        start, end = self._state.tokens_range[id(node)]
-        return self.text[self._offsets[start] : self._offsets[end]]
-
-    def span(self, node: cst.CSTNode) -> Span:
-        start, end = self._state.range(node)
-        return Span(self.path, *self._position(self._offsets[start]), *self._position(self._offsets[end]))
-
-    def keyword_span(self, keyword: str) -> Span:
-        """The span of the keyword (`def`, `async`) that starts the statement."""
-        start = self._offsets[self._state.range(self.statement)[0]]
-        return Span(self.path, *self._position(start), *self._position(start + len(keyword)))
-
-    def _position(self, offset: int) -> tuple[int, int]:
-        """(1-based file line, 1-based column in characters) of an offset in the text."""
-        index = bisect.bisect_right(self._line_starts, offset) - 1
-        return self.first_line + index, offset - self._line_starts[index] + 1
-
-
 class _Extractor:
     """Reads one parsed module; `run` returns what `extract` returns."""
 
@@ -274,7 +177,7 @@ class _Extractor:
         start = self.text.find(rendered)
         if start < 0 or self.text.find(rendered, start + 1) >= 0:
             start = self._rendered_offset(index)
-        return _line_breaks(self.text, start) + 1
+        return line_breaks(self.text, start) + 1
 
     def _rendered_offset(self, index: int) -> int:
         render = self.module.code_for_node
@@ -283,8 +186,8 @@ class _Extractor:
         before += sum(len(render(previous)) for previous in self.module.body[:index])
         return before + len(render(statement)) - len(render(statement.with_changes(leading_lines=())))
 
-    def _render(self, index: int, statement: cst.BaseStatement) -> _Rendered:
-        rendered = _Rendered(self.source.path, self.module, statement.with_changes(leading_lines=()))
+    def _render(self, index: int, statement: cst.BaseStatement) -> Rendered:
+        rendered = Rendered(self.source.path, self.module, statement.with_changes(leading_lines=()))
         rendered.first_line = self._first_line(index, rendered.text)
         return rendered
 
@@ -334,12 +237,12 @@ class _Extractor:
         if finder.found:
             self._report_uses(finder, self._render(index, statement))
 
-    def _scan_nodes(self, root: cst.CSTNode, where: _Rendered, enclosing: list) -> None:
+    def _scan_nodes(self, root: cst.CSTNode, where: Rendered, enclosing: list) -> None:
         finder = _Uses(self.is_operation, enclosing)
         root.visit(finder)
         self._report_uses(finder, where)
 
-    def _report_uses(self, finder: _Uses, where: _Rendered) -> None:
+    def _report_uses(self, finder: _Uses, where: Rendered) -> None:
         for node, message, hint in finder.found:
             self.report("OC207", message, where.span(node), hint)
 
@@ -453,7 +356,7 @@ def _misplaced(name: str, kind: str, enclosing: Sequence[tuple[str, str]], writt
 class _OperationReader:
     """Reads one top-level `@operation` function: decorator arguments, parameters, text."""
 
-    def __init__(self, extractor: _Extractor, funcdef: cst.FunctionDef, where: _Rendered) -> None:
+    def __init__(self, extractor: _Extractor, funcdef: cst.FunctionDef, where: Rendered) -> None:
         self.extractor = extractor
         self.funcdef = funcdef
         self.function = funcdef.name.value

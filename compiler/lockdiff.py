@@ -34,6 +34,11 @@ def _edge_text(edge: LockEdge) -> str:
     return f"`{edge.source}` -> `{edge.target}{param}` ({edge.reason}{via})"
 
 
+def _producer_text(edge: LockEdge) -> str:
+    via = f" via `{edge.via_group}`" if edge.via_group else ""
+    return f"`{edge.source}` ({edge.reason}{via})"
+
+
 def _short(value: object) -> str:
     text = repr(value) if not isinstance(value, list) else "[" + ", ".join(map(repr, value)) + "]"
     return text if len(text) <= 60 else text[:57] + "..."
@@ -137,7 +142,7 @@ def edge_delta(old: LockFile, new: LockFile) -> EdgeDelta:
 def _edge_changes(old: LockFile, new: LockFile) -> list[Change]:
     delta = edge_delta(old, new)
     changes = [
-        Change("wiring", b.target, f"rebind `{b.target}.{b.param}`: {_edge_text(a)} -> {_edge_text(b)}")
+        Change("wiring", b.target, f"rebind `{b.target}.{b.param}`: {_producer_text(a)} -> {_producer_text(b)}")
         for a, b in delta.rebound
     ]
     changes += [Change("wiring", e.target, f"add edge {_edge_text(e)}") for e in delta.added]

@@ -53,7 +53,7 @@ def _changed_operations(changes: list[Change], added: set[str], removed: set[str
             by_name.setdefault(change.subject, {}).setdefault(change.kind, []).append(_detail(change))
     return [
         {"name": name, "classes": [c for c in CLASSES if c in kinds and (c != "body" or len(kinds) == 1)],
-         "details": [text for c in CLASSES for text in kinds.get(c, [])]}
+         "details": [text for c in (*CLASSES[1:], "body") for text in kinds.get(c, [])]}
         for name, kinds in sorted(by_name.items())
     ]
 

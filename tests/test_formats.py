@@ -299,3 +299,11 @@ def test_check_diff_for_missing_and_extra_files(tmp_path: Path) -> None:
     assert "--- /dev/null\n+++ b/orchestration/scraping.py\n" in out
     assert "--- a/orchestration/old.py\n+++ /dev/null\n" in out
     assert "changes from the lockfile" not in out  # the lock itself is fresh
+
+
+def test_check_diff_without_a_lock_prints_no_diff(tmp_path: Path) -> None:
+    project = tmp_path / "seed"
+    shutil.copytree(SEED, project)
+    result = orchc("check", "--diff", cwd=project)
+    assert result.returncode == 2
+    assert result.stdout.startswith("flows.lock:1:1: OC401") and "+++" not in result.stdout

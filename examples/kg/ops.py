@@ -164,7 +164,7 @@ def summarize(people: SubgraphResult, projects: SubgraphResult, links: SubgraphR
 # -- after ingestion --------------------------------------------------------------------
 
 
-@operation(name="kg.export", depends_on="kg.ingest")
+@operation(name="kg.export", depends_on=["kg.ingest"])
 def export_html(backend: Backend, config: KgConfig) -> HtmlExport:
     """Write a self-contained HTML page drawing the graph (an SVG, no scripts, no network)."""
     nodes = backend.query("SELECT key, label, name FROM nodes ORDER BY label, key")

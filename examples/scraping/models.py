@@ -50,10 +50,10 @@ class Ranking(BaseModel):
 
 
 class Report(BaseModel):
-    """What the flow returns: the top jobs and where the Markdown report went."""
+    """What the flow returns: the best jobs (best first) and where the Markdown report went."""
 
     keywords: list[str]
     fetched: int
     duplicates: int
-    top: list[str]
+    jobs: list[str]
     report_file: str

@@ -98,5 +98,5 @@ def report(ranking: Ranking, unique: UniqueJobs, report_path: str = "jobs_report
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return Report(keywords=ranking.keywords, fetched=len(unique.jobs) + unique.duplicates,
-                  duplicates=unique.duplicates, top=[f"{s.job.title} @ {s.job.company}" for s in ranking.jobs],
+                  duplicates=unique.duplicates, jobs=[f"{s.job.title} @ {s.job.company}" for s in ranking.jobs],
                   report_file=path.name)

@@ -1,0 +1,6 @@
+class Orders(list):
+    pass
+
+
+class Summary(dict):
+    pass
