@@ -123,17 +123,25 @@ def _call_here(op_name: str, kwargs: dict[str, Any]) -> Any:
     return _function(op_name)(**kwargs)
 
 
+# One pool per project: spawned children copy the parent's sys.path when they start and
+# load that project's registry once, so a pool must not outlive the registry it serves.
 _pool: concurrent.futures.ProcessPoolExecutor | None = None
+_pool_key: tuple | None = None
 _pool_lock = threading.Lock()
 
 
-def _process_pool() -> concurrent.futures.ProcessPoolExecutor:
-    global _pool
+def _process_pool(state: tuple) -> concurrent.futures.ProcessPoolExecutor:
+    global _pool, _pool_key
+    key = (str(state[0]), str(state[3]), state[1].model_dump_json())
     with _pool_lock:
-        if _pool is None:
+        if _pool is None or _pool_key != key or getattr(_pool, "_broken", False):
+            if _pool is not None:
+                _pool.shutdown(wait=False, cancel_futures=True)
             # spawn, not fork: forking a process full of Prefect's threads can deadlock
             context = multiprocessing.get_context("spawn")
-            _pool = concurrent.futures.ProcessPoolExecutor(os.cpu_count() or 2, mp_context=context)
+            _pool = concurrent.futures.ProcessPoolExecutor(
+                os.cpu_count() or 2, mp_context=context, initializer=_init_child, initargs=(state,))
+            _pool_key = key
             atexit.register(_pool.shutdown)  # before interpreter teardown, not during it
         return _pool
 
@@ -143,21 +151,18 @@ def _call_in_process(op_name: str, kwargs: dict[str, Any]) -> Any:
 
     registry = current_registry()
     state = (registry.root, registry.lock, registry.config, registry.lock_path)
-    return _process_pool().submit(_run_in_child, state, op_name, kwargs).result()
+    return _process_pool(state).submit(_run_in_child, op_name, kwargs).result()
 
 
-_child_registry: Any = None
-
-
-def _run_in_child(state: tuple, op_name: str, kwargs: dict[str, Any]) -> Any:
-    """Run in a pool process: rebuild the parent's registry once, then call the function."""
-    global _child_registry
+def _init_child(state: tuple) -> None:
+    """Pool initializer: load the parent's registry (and its sys.path) before any task."""
     from runtime.registry import Registry, set_current_registry
 
-    if _child_registry is None:
-        _child_registry = Registry(*state)
-        set_current_registry(_child_registry)
-    return _child_registry.function(op_name)(**kwargs)
+    set_current_registry(Registry(*state))
+
+
+def _run_in_child(op_name: str, kwargs: dict[str, Any]) -> Any:
+    return _function(op_name)(**kwargs)
 
 
 # -- cache ------------------------------------------------------------------------------

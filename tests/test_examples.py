@@ -40,24 +40,6 @@ def registry(monkeypatch):
     _forget_example_modules()
 
 
-@pytest.fixture
-def fresh_process_pool():
-    """Work around runtime.prefect_support keeping one process pool for the whole
-    interpreter: its children keep the `sys.path` and registry of the first project that
-    used them (so they cannot unpickle `tickets.models`), and a broken pool is never
-    replaced. Give this test a pool of its own and leave none behind."""
-    from runtime import prefect_support
-
-    def reset() -> None:
-        pool, prefect_support._pool = prefect_support._pool, None
-        if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
-
-    reset()
-    yield
-    reset()
-
-
 def _rows(db: Path, sql: str) -> list[tuple]:
     with sqlite3.connect(db) as connection:
         return connection.execute(sql).fetchall()
@@ -250,7 +232,7 @@ def test_tickets_local(registry, tmp_path):
     assert _tickets_in(db) == EXPECTED_TICKETS
 
 
-def test_tickets_prefect_matches_local(registry, tmp_path, prefect_server, fresh_process_pool):
+def test_tickets_prefect_matches_local(registry, tmp_path, prefect_server):
     local = run_flow_sync(registry, "tickets", {"db_path": str(tmp_path / "local.sqlite")})
     remote = _run_prefect(registry, "tickets", {"db_path": str(tmp_path / "prefect.sqlite")})
     assert remote == local
