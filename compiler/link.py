@@ -70,7 +70,7 @@ def _drop_duplicates(operations: Iterable[OperationSpec]) -> tuple[tuple[Operati
                 diagnostics.append(Diagnostic(
                     "OC301",
                     f"duplicate operation name `{name}`: `{op.module}.{op.function}` and "
-                    f"`{peer.module}.{peer.function}` ({peer.span.path}:{peer.span.line}) both use it",
+                    f"`{peer.module}.{peer.function}` ({peer.name_span.path}:{peer.name_span.line}) both use it",
                     op.name_span, "give each operation a unique name", related))
     unique = tuple(ops[0] for ops in by_name.values())
     return unique, diagnostics

@@ -25,13 +25,8 @@ from compiler.lockfile import (
 )
 from runtime.registry import Registry
 
-try:
-    from compiler.extract import extract as _extract
-    from compiler.model import SourceFile
-except ImportError:  # the extractor is written concurrently; hashes are placeholders until then
-    _extract = None
-
-HAVE_EXTRACT = _extract is not None
+from compiler.extract import extract
+from compiler.model import SourceFile
 
 
 @dataclass
@@ -91,12 +86,7 @@ def _params(node: ast.FunctionDef | ast.AsyncFunctionDef, text: str) -> list[Loc
 
 
 def _source_hashes(file: str, module: str, text: str) -> dict[str, str]:
-    if _extract is None:
-        return {}
-    try:
-        ops, _ = _extract(SourceFile(path=file, module=module, text=text))
-    except Exception:  # the extractor's own bug shows in the staleness tests, not in every test
-        return {}
+    ops, _ = extract(SourceFile(path=file, module=module, text=text))
     return {op.name: op.source_hash for op in ops}
 
 

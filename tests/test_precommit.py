@@ -19,7 +19,6 @@ SEED = Path(__file__).parent / "cases" / "scraping_seed" / "project"
 PRE_COMMIT = [sys.executable, "-m", "pre_commit"]
 HOOK_FILES = ("pyproject.toml", "README.md", ".pre-commit-hooks.yaml", "compiler", "runtime")
 
-pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="pre-commit needs git")
 
 
 def _env(home: Path) -> dict[str, str]:

@@ -14,7 +14,7 @@ import runtime
 from runtime import cli
 from runtime.registry import Registry
 from tests.runtime_helpers import (  # noqa: F401 - fixtures
-    HAVE_EXTRACT, SKIP_STALE_CHECK, isolated_imports, make_project, no_stale_check,
+    SKIP_STALE_CHECK, isolated_imports, make_project, no_stale_check,
 )
 
 pytestmark = pytest.mark.usefixtures("isolated_imports")
@@ -219,7 +219,6 @@ def test_stale_lock_is_refused(project, capsys, monkeypatch):
     assert "`jobs.fetch`: its source changed" in err
 
 
-@pytest.mark.skipif(not HAVE_EXTRACT, reason="compiler.extract not written yet")
 def test_stale_lock_detected_from_source(checked_project, capsys):
     project = checked_project
     text = project.source.read_text()
@@ -233,7 +232,6 @@ def test_stale_lock_detected_from_source(checked_project, capsys):
     assert code == 1 and "is missing" in err
 
 
-@pytest.mark.skipif(not HAVE_EXTRACT, reason="compiler.extract not written yet")
 def test_fresh_lock_has_no_stale_operations(checked_project):
     assert checked_project.registry.stale_operations("jobs") == []
 

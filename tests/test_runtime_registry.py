@@ -11,7 +11,7 @@ import pytest
 from runtime import registry as registry_module
 from runtime.errors import OperationLoadError, RuntimeUsageError
 from runtime.registry import Registry, current_registry, set_current_registry
-from tests.runtime_helpers import HAVE_EXTRACT, isolated_imports, make_project  # noqa: F401 - fixture
+from tests.runtime_helpers import isolated_imports, make_project  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.usefixtures("isolated_imports")
 
@@ -98,28 +98,10 @@ def test_current_registry_is_settable_and_lazy(project, monkeypatch):
 # -- staleness --------------------------------------------------------------------------------
 
 
-def _fake_extract(source):
-    """Stands in for compiler.extract: a hash that changes when `# changed NAME` appears."""
-    ops = [types.SimpleNamespace(name=name, source_hash="sha256:other" if f"# changed {name}" in source.text
-                                 else "sha256:placeholder")
-           for name in re.findall(r'name="([^"]+)"', source.text)]
-    return ops, []
-
-
-@pytest.fixture
-def extractor(monkeypatch):
-    if not HAVE_EXTRACT:
-        monkeypatch.setitem(sys.modules, "compiler.extract", types.SimpleNamespace(extract=_fake_extract))
-
-
-def test_stale_operations_compares_member_hashes(project, extractor):
+def test_stale_operations_compares_member_hashes(project):
     assert project.registry.stale_operations("g") == []
     text = project.source.read_text()
-    if HAVE_EXTRACT:
-        project.source.write_text(text.replace("return one + 1", "return one + 2")
-                                  .replace('name="g.one"', 'name="g.uno"'))
-    else:
-        project.source.write_text(text.replace('name="g.one"', 'name="g.uno"') + "\n# changed g.two\n")
+    project.source.write_text(text.replace("return one + 1", "return one + 2").replace('name="g.one"', 'name="g.uno"'))
     assert project.registry.stale_operations("g") == [
         f"`g.one`: no longer defined in `{project.source.name}`",
         f"`g.two`: its source changed (`{project.source.name}:9`)",
