@@ -108,7 +108,7 @@ def _header(package: str, module: str, libraries: tuple[str, ...], with_ops: boo
     lines = [
         f'"""{package}.{module}: ingestion and shaping of the {module} feed.',
         "",
-        "Generated for orchc's benchmarks: realistic imports, types, helpers and operations.",
+        "Generated for orchc's benchmarks: realistic imports, types, helpers and pipeline steps.",
         '"""',
         "",
         "from __future__ import annotations",

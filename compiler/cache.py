@@ -74,6 +74,9 @@ class Cache:
         self.folder = root / FOLDER
         self.enabled = enabled and os.environ.get("ORCHC_NO_CACHE", "") in ("", "0")
         self._ready = False
+        #: keys read or written during this run (what `prune` keeps)
+        self.used_extractions: set[str] = set()
+        self.used_formats: set[str] = set()
 
     # -- raw entries ------------------------------------------------------------------
 
@@ -150,22 +153,17 @@ class Cache:
     def put_extraction(self, key: str, operations, diagnostics) -> None:
         self.put("extract", key, encode_extraction(operations, diagnostics))
 
-    def formatter(self, format_: Callable[[str], str]) -> Callable[[str], str]:
-        """`format_` (black) remembered here by the digest of its input."""
-
-        def cached(source: str) -> str:
-            key = digest("format", source)
-            found = self.get("format", key)
-            if isinstance(found, str):
-                self.used_formats.add(key)
-                return found
-            result = format_(source)
-            self.put("format", key, result)
-            self.used_formats.add(key)
-            return result
-
-        self.used_formats: set[str] = set()
-        return cached
+    def memo(self, kind: str, source: str, compute: Callable[[], str]) -> str:
+        """`compute()`, remembered under the digest of (kind, source): black's output for
+        an unformatted generated text (`codegen.generate` calls this)."""
+        key = digest(kind, source)
+        self.used_formats.add(key)
+        found = self.get("format", key)
+        if isinstance(found, str):
+            return found
+        result = compute()
+        self.put("format", key, result)
+        return result
 
 
 # -- the IR as JSON ---------------------------------------------------------------------

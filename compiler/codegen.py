@@ -15,7 +15,10 @@ from __future__ import annotations
 import ast
 import keyword
 import math
+import os
+import re
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
@@ -68,15 +71,30 @@ def flow_entry(flow_name: str) -> tuple[str, str]:
 flow_entries = naming.flow_entries
 
 
-def generate(lock: LockFile) -> tuple[GeneratedModule, ...]:
-    """Every generated module of `lock`, sorted by path: `__init__.py` then one per module."""
+def generate(lock: LockFile, memo: Memo | None = None) -> tuple[GeneratedModule, ...]:
+    """Every generated module of `lock`, sorted by path: `__init__.py` then one per module.
+
+    `memo(kind, source, compute)` may remember formatted text by its unformatted source
+    (the caller's cache); the bytes are the same with or without it.
+    """
+    memo = memo or _no_memo
     plan = _Plan(lock)
     out = PurePosixPath(lock.project.out)
-    modules = [GeneratedModule((out / "__init__.py").as_posix(), _format(_package_text(lock)))]
+    package = _package_text(lock)
+    modules = [GeneratedModule((out / "__init__.py").as_posix(), memo("module", package, lambda: _format(package)))]
     for module in sorted(plan.modules):
-        text = _format(_ModuleWriter(plan, module).text())
+        pieces = _ModuleWriter(plan, module).pieces()
+        raw = _raw(pieces)
+        text = memo("module", raw, lambda: _layout_module(pieces, raw, memo))
         modules.append(GeneratedModule((out / f"{module}.py").as_posix(), text))
     return tuple(modules)
+
+
+Memo = Callable[[str, str, Callable[[], str]], str]
+
+
+def _no_memo(_kind: str, _source: str, compute: Callable[[], str]) -> str:
+    return compute()
 
 
 # -- checks and literals ----------------------------------------------------------------
@@ -145,6 +163,152 @@ def _format(source: str) -> str:
     return black.format_str(source, mode=BLACK_MODE)
 
 
+# -- formatting ---------------------------------------------------------------------------
+#
+# black formats ~2,600 lines/s, so formatting every generated line with it would cost more
+# than parsing the whole project. Generated statements have few shapes, and for those
+# shapes black's layout is simple; `_layout` reproduces it exactly and gives up (None) on
+# anything else, whose piece then goes through black itself. Tests compare both on every
+# generated module, and `ORCHC_VERIFY_FORMAT=1` makes codegen compare them on each run.
+
+
+class _Piece:
+    """One top-level statement of a generated module: its text for black (one line per
+    logical line) and, while every line has a known shape, its black layout."""
+
+    def __init__(self) -> None:
+        self.raw: list[str] = []
+        self.lines: list[str] = []
+        self.simple = True
+
+    def line(self, text: str) -> None:
+        self.raw.append(text)
+        self.lines.append(text)
+        if len(text) > LINE_LENGTH:
+            self.simple = False
+
+    def call(self, indent: str, head: str, args: list[str], tail: str, collection: bool = False) -> None:
+        """`head` + comma-separated `args` + `tail` (head ends with a bracket, tail starts
+        with the matching one); `collection` for a display such as a dict."""
+        self.raw.append(indent + head + ", ".join(args) + tail)
+        laid = _layout(indent, head, args, tail, collection)
+        if laid is None:
+            self.simple = False
+        else:
+            self.lines.extend(laid)
+
+    def text(self, memo: Memo) -> str:
+        raw = "\n".join(self.raw) + "\n"
+        if self.simple and raw.isascii():
+            return "\n".join(self.lines) + "\n"
+        return memo("piece", raw, lambda: black.format_str(raw, mode=BLACK_MODE))
+
+
+LINE_LENGTH = BLACK_MODE.line_length
+_BRACKETS = frozenset("([{")
+_STRING = re.compile(r'"[^"\n]*"')
+
+
+class _Display(str):
+    """An argument `key=[a, b]` (or a bare `[a, b]`) that black may explode in place."""
+
+    def __new__(cls, head: str, items: list[str], tail: str) -> _Display:
+        text = super().__new__(cls, head + ", ".join(items) + tail)
+        text.parts = (head, items, tail)
+        return text
+
+
+def _layout(indent: str, head: str, args: list[str], tail: str, collection: bool) -> list[str] | None:
+    """black's layout of a bracketed call, signature or display, None when unsure.
+
+    1. It fits on one line: one line.
+    2. Otherwise the brackets split: for a call or signature, the arguments on one line of
+       their own when they fit; a display (and anything longer) one argument per line
+       with a trailing comma.
+    3. An argument line that is still too long stays so unless it holds brackets: a list
+       display (`_Display`) explodes the same way, anything else is None.
+    A lone argument and an overlong first line are None too: black treats them specially.
+    """
+    one = indent + head + ", ".join(args) + tail
+    if len(one) <= LINE_LENGTH:
+        return [one]
+    if len(args) < 2 or len(indent + head) > LINE_LENGTH or len(indent + tail) > LINE_LENGTH:
+        return None
+    inner = indent + "    "
+    if not collection:
+        body = inner + ", ".join(args)
+        if len(body) <= LINE_LENGTH:
+            return [indent + head, body, indent + tail]
+    lines = [indent + head]
+    for arg in args:
+        line = inner + arg + ","
+        if len(line) > LINE_LENGTH:
+            if isinstance(arg, _Display):
+                nested = _layout(inner, arg.parts[0], arg.parts[1], arg.parts[2] + ",", True)
+                if nested is None:
+                    return None
+                lines.extend(nested)
+                continue
+            if not _BRACKETS.isdisjoint(_STRING.sub('""', arg)):
+                return None
+        lines.append(line)
+    lines.append(indent + tail)
+    return lines
+
+
+def _raw(pieces: list[_Piece]) -> str:
+    return "\n\n".join("\n".join(piece.raw) + "\n" for piece in pieces)
+
+
+def _layout_module(pieces: list[_Piece], raw: str, memo: Memo) -> str:
+    """The module black would make of `raw`: each piece laid out (or formatted by black
+    alone, which gives the same lines), top-level pieces two blank lines apart."""
+    ast.parse(raw)  # a generator bug must surface here, not as broken output
+    text = "\n\n".join(piece.text(memo) for piece in pieces)
+    if os.environ.get("ORCHC_VERIFY_FORMAT", "") not in ("", "0"):
+        expected = black.format_str(raw, mode=BLACK_MODE)
+        if text != expected:
+            raise _internal("codegen: the fast layout differs from black's:\n" + _first_difference(text, expected))
+    return text
+
+
+def _first_difference(text: str, expected: str) -> str:
+    for number, (got, want) in enumerate(zip(text.splitlines(), expected.splitlines()), start=1):
+        if got != want:
+            return f"line {number}: got {got!r}, black gives {want!r}"
+    return "the line counts differ"
+
+
+def _string(value: str, piece: _Piece) -> str:
+    """A string literal as black writes it: `repr()` in double quotes when the text has
+    none (black keeps `repr()`'s `\\n` and `\\t` escapes); anything less plain goes
+    through black (the piece is marked)."""
+    if value.isascii() and '"' not in value and "\\" not in value and _PLAIN_TEXT.issuperset(value):
+        text = repr(value)
+        return f'"{text[1:-1]}"' if text[0] == "'" else text
+    piece.simple = False
+    return repr(value)
+
+
+_PLAIN_TEXT = frozenset(chr(code) for code in range(32, 127)) | {"\n", "\t"}
+#: literals black leaves alone (it drops the `+` of `1e+16`, so that one is not)
+_PLAIN_LITERAL = re.compile(r"-?[0-9]+(\.[0-9]+)?(e-?[0-9]+)?|True|False|None")
+
+
+def _code_literal(source: str, piece: _Piece) -> str:
+    """A literal's canonical source (from `_literal` or `_number`) in black's form."""
+    if _PLAIN_LITERAL.fullmatch(source):
+        return source
+    try:
+        value = ast.literal_eval(source)
+    except (ValueError, SyntaxError):
+        value = None
+    if isinstance(value, str) and repr(value) == source:
+        return _string(value, piece)
+    piece.simple = False
+    return source
+
+
 def _package_text(lock: LockFile) -> str:
     return HEADER + '"""The Prefect flows orchc generated from the lock: one module per top-level group."""\n'
 
@@ -197,25 +361,34 @@ class _ModuleWriter:
         self.flows = sorted((f for f in plan.lock.flows if f.module == module), key=lambda f: f.name)
         self.tasks = sorted(name for name, mod in plan.op_module.items() if mod == module)
 
-    def text(self) -> str:
-        parts = [self._imports(), *map(self._task, self.tasks), *map(self._flow, self.flows)]
-        return HEADER + "\n" + "\n\n".join(parts)
+    def pieces(self) -> list[_Piece]:
+        """The module's top-level statements: imports, then tasks, then flows."""
+        return [self._imports(), *map(self._task, self.tasks), *map(self._flow, self.flows)]
 
-    def _imports(self) -> str:
-        lines = [self._import("prefect", "import prefect")]
-        lines.append(self._import("NO_CACHE", "from prefect.cache_policies import NO_CACHE"))
-        lines.append(self._import("ThreadPoolTaskRunner", "from prefect.task_runners import ThreadPoolTaskRunner"))
-        lines.append("\n" + self._import("runtime", "import runtime"))
+    def text(self) -> str:
+        """The module's source before formatting."""
+        return _raw(self.pieces())
+
+    def _imports(self) -> _Piece:
+        piece = _Piece()
+        for line in HEADER.splitlines():
+            piece.line(line)
+        piece.line("")
+        piece.line(self._import("prefect", "import prefect"))
+        piece.line(self._import("NO_CACHE", "from prefect.cache_policies import NO_CACHE"))
+        piece.line(self._import("ThreadPoolTaskRunner", "from prefect.task_runners import ThreadPoolTaskRunner"))
+        piece.line("")
+        piece.line(self._import("runtime", "import runtime"))
         imported: dict[str, set[str]] = defaultdict(set)
         for flow in self.flows:
             for op in flow.operations:
                 if self.plan.op_module[op] != self.module:
                     imported[self.plan.op_module[op]].add(self.plan.task[op])
         if imported:
-            lines.append("")
+            piece.line("")
         for module in sorted(imported):
-            lines.append(f"from .{module} import {', '.join(sorted(imported[module]))}")
-        return "\n".join(lines) + "\n"
+            piece.line(f"from .{module} import {', '.join(sorted(imported[module]))}")
+        return piece
 
     def _import(self, name: str, statement: str) -> str:
         alias = self.alias[name]
@@ -223,36 +396,40 @@ class _ModuleWriter:
 
     # -- tasks
 
-    def _task(self, name: str) -> str:
+    def _task(self, name: str) -> _Piece:
+        piece = _Piece()
         op = self.plan.ops[name]
-        options = [f"name={name!r}", *self._task_options(op)]
-        body = [f"executor={op.executor!r}"] if op.executor != "thread" and not op.is_async else []
-        params = ", ".join(_identifier(p.name) for p in op.params)
+        options = [f"name={_string(name, piece)}", *self._task_options(op, piece)]
+        body = [f"executor={_string(op.executor, piece)}"] if op.executor != "thread" and not op.is_async else []
+        params = [_identifier(p.name) for p in op.params]
         prefix = "async def" if op.is_async else "def"
-        return (
-            f"@{self.alias['prefect']}.task({', '.join(options)})\n"
-            f"@{self.alias['runtime']}.task_body({', '.join([repr(name), *body])})\n"
-            f"{prefix} {self.plan.task[name]}({params}): ...\n"
-        )
+        piece.call("", f"@{self.alias['prefect']}.task(", options, ")")
+        piece.call("", f"@{self.alias['runtime']}.task_body(", [_string(name, piece), *body], ")")
+        piece.call("", f"{prefix} {self.plan.task[name]}(", params, "): ...")
+        return piece
 
-    def _task_options(self, op: LockOperation) -> list[str]:
+    def _task_options(self, op: LockOperation, piece: _Piece) -> list[str]:
         options = []
         if op.description:
-            options.append(f"description={op.description!r}")
+            options.append(f"description={_string(op.description, piece)}")
         if op.tags:
-            options.append(f"tags=[{', '.join(repr(str(tag)) for tag in op.tags)}]")
+            options.append(f"tags=[{', '.join(_string(str(tag), piece) for tag in op.tags)}]")
         if op.retries:
-            options.append(f"retries={_number(op.retries)}")
+            options.append(f"retries={_code_literal(_number(op.retries), piece)}")
             delay = op.retry_delay_seconds
             if delay:
-                text = f"[{', '.join(map(_number, delay))}]" if isinstance(delay, list) else _number(delay)
+                if isinstance(delay, list):
+                    text = f"[{', '.join(_code_literal(_number(d), piece) for d in delay)}]"
+                else:
+                    text = _code_literal(_number(delay), piece)
                 options.append(f"retry_delay_seconds={text}")
         if op.timeout_seconds is not None:
-            options.append(f"timeout_seconds={_number(op.timeout_seconds)}")
+            options.append(f"timeout_seconds={_code_literal(_number(op.timeout_seconds), piece)}")
         if op.persist_result is not None:
             options.append(f"persist_result={bool(op.persist_result)!r}")
         if op.cache:
-            policy = f"{self.alias['runtime']}.cache_policy({op.name!r}, {op.source_hash!r})"
+            policy = (f"{self.alias['runtime']}.cache_policy({_string(op.name, piece)}, "
+                      f"{_string(op.source_hash, piece)})")
         else:
             policy = self.alias["NO_CACHE"]
         options.append(f"cache_policy={policy}")
@@ -260,7 +437,8 @@ class _ModuleWriter:
 
     # -- flows
 
-    def _flow(self, flow: LockFlow) -> str:
+    def _flow(self, flow: LockFlow) -> _Piece:
+        piece = _Piece()
         members = [m for m in flow.operations if m in self.plan.ops]
         if len(members) != len(flow.operations) or not members:
             raise _internal(f"flow `{flow.name}` names operations missing from the lock")
@@ -268,20 +446,21 @@ class _ModuleWriter:
         taken = set(params) | set(self.plan.task.values())
         local = {op: _unique(_local_name(op, flow.name), taken) for op in members}
         runner = f"{self.alias['ThreadPoolTaskRunner']}(max_workers={len(members)})"
-        decorators = (
-            f"@{self.alias['prefect']}.flow(name={flow.name!r}, task_runner={runner})\n"
-            f"@{self.alias['runtime']}.flow_body({flow.name!r}, sinks={list(flow.sinks)!r}, "
-            f"artifact_key={naming.artifact_key(flow.name)!r})\n"
-        )
-        signature = ", ".join(self._flow_param(p) for p in flow.params)
-        lines = [f"    {local[op]} = {self._submit(op, local, params)}" for op in members]
-        returned = ", ".join(f"{op!r}: {local[op]}" for op in members)
-        lines.append(f"    return {{{returned}}}")
-        star = "*, " if signature else ""
+        name = _string(flow.name, piece)
+        sinks = _Display("sinks=[", [_string(sink, piece) for sink in flow.sinks], "]")
+        piece.call("", f"@{self.alias['prefect']}.flow(", [f"name={name}", f"task_runner={runner}"], ")")
+        piece.call("", f"@{self.alias['runtime']}.flow_body(",
+                   [name, sinks, f"artifact_key={_string(naming.artifact_key(flow.name), piece)}"], ")")
+        signature = [self._flow_param(p, piece) for p in flow.params]
         function = _identifier(flow.function)
-        return decorators + f"async def {function}({star}{signature}):\n" + "\n".join(lines) + "\n"
+        piece.call("", f"async def {function}(", ["*", *signature] if signature else [], "):")
+        for op in members:
+            self._submit(piece, op, local, params)
+        returned = [f"{_string(op, piece)}: {local[op]}" for op in members]
+        piece.call("    ", "return {", returned, "}", collection=True)
+        return piece
 
-    def _flow_param(self, param: LockFlowParam) -> str:
+    def _flow_param(self, param: LockFlowParam, piece: _Piece) -> str:
         """`name: type = default`; a non-literal default becomes UNSET (the operation's own
         default then applies) and drops the annotation, which Prefect would check UNSET against."""
         default = None if param.required else _literal(param.default_literal)
@@ -289,10 +468,10 @@ class _ModuleWriter:
         text = _identifier(param.name) + (f": {annotation}" if annotation else "")
         if param.required:
             return text
-        default = default if default is not None else f"{self.alias['runtime']}.UNSET"
+        default = _code_literal(default, piece) if default is not None else f"{self.alias['runtime']}.UNSET"
         return text + (f" = {default}" if annotation else f"={default}")
 
-    def _submit(self, name: str, local: dict[str, str], params: dict[str, LockFlowParam]) -> str:
+    def _submit(self, piece: _Piece, name: str, local: dict[str, str], params: dict[str, LockFlowParam]) -> None:
         op = self.plan.ops[name]
         data = self.plan.inputs.get(name, {})
         args = []
@@ -305,8 +484,8 @@ class _ModuleWriter:
         texts = [value if positional else f"{p}={value}" for p, value in args]
         upstream = self._ordering(name, local)
         if upstream:
-            texts.append(f"wait_for=[{', '.join(upstream)}]")
-        return f"{self.plan.task[name]}.submit({', '.join(texts)})"
+            texts.append(_Display("wait_for=[", upstream, "]"))
+        piece.call("    ", f"{local[name]} = {self.plan.task[name]}.submit(", texts, ")")
 
     def _ordering(self, name: str, local: dict[str, str]) -> list[str]:
         """The futures `name` waits for without taking data (`depends_on` edges)."""

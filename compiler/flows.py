@@ -26,9 +26,16 @@ def build_flows(
     by_name = {op.name: op for op in operations}
     bound = {(e.target, e.param) for e in edges if e.param is not None}
     heads = [*groups, *(op.name for op in operations if "." not in op.name and op.name not in groups)]
+    position = {name: index for index, name in enumerate(by_name)}
+    under: dict[str, list[str]] = defaultdict(list)  # group -> its operations, in `by_name` order
+    for name in by_name:
+        for scope in naming.ancestors(name):
+            under[scope].append(name)
     flows, diagnostics, reported = [], [], set()
     for head in sorted(heads):
-        core = [name for name in by_name if name == head or naming.in_scope(name, head)]
+        core = under.get(head, [])
+        if head in by_name:  # a flat operation (or one named like a group: OC309)
+            core = sorted([head, *core], key=position.__getitem__)
         members = set(core).union(*(nx.ancestors(graph, name) for name in core))
         order = tuple(nx.lexicographical_topological_sort(graph.subgraph(members)))
         params, found = _flow_params(head, [by_name[name] for name in order], bound, reported)

@@ -30,6 +30,7 @@ import logging
 import multiprocessing
 import os
 import time
+from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -96,9 +97,8 @@ class _Step:
     def name(self) -> str:
         return self.op.name
 
-    @property
-    def is_async(self) -> bool:
-        return inspect.iscoroutinefunction(self.function)
+    #: whether the function is a coroutine function (awaited on the loop)
+    is_async: bool = False
 
     @property
     def in_process(self) -> bool:
@@ -125,6 +125,9 @@ def check_params(flow: LockFlow, params: dict[str, Any]) -> None:
 
 
 def _positional_only(function: Callable) -> tuple[str, ...]:
+    code = getattr(function, "__code__", None)
+    if code is not None and not hasattr(function, "__wrapped__"):  # a plain function: no signature needed
+        return tuple(code.co_varnames[: code.co_posonlyargcount])
     try:
         parameters = inspect.signature(function).parameters.values()
     except (TypeError, ValueError):
@@ -141,20 +144,26 @@ def plan(registry: Registry, flow: LockFlow) -> list[_Step]:
             raise RuntimeUsageError(
                 f"the lockfile is inconsistent: `{edge.target}` depends on `{edge.source}`, "
                 f"which is not in flow `{flow.name}`", "run `orchc build`")
+    by_target = defaultdict(list)  # one pass: a flow may hold thousands of operations
+    for edge in incoming:
+        by_target[edge.target].append(edge)
+    operations = {op.name: op for op in registry.lock.operations}
+    flow_params = [(p, set(p.consumers)) for p in flow.params]
     steps = []
     for name in flow.operations:
-        op = registry.lock.operation(name)
-        edges = [edge for edge in incoming if edge.target == name]
+        op = operations[name]
+        edges = by_target[name]
         data = tuple((edge.param, edge.source) for edge in edges if edge.param is not None)
         bound = {param for param, _ in data}
         own = {p.name for p in op.params}
-        flow_params = tuple(
-            p.name for p in flow.params
-            if p.name not in bound and (name in p.consumers or p.name in own)
+        takes = tuple(
+            p.name for p, consumers in flow_params
+            if p.name not in bound and (name in consumers or p.name in own)
         )
         function = registry.function(name)
         upstream = tuple(dict.fromkeys(edge.source for edge in edges))
-        steps.append(_Step(op, function, upstream, data, flow_params, _positional_only(function)))
+        steps.append(_Step(op, function, upstream, data, takes, _positional_only(function),
+                           inspect.iscoroutinefunction(function)))
     return steps
 
 
@@ -215,9 +224,10 @@ class _Run:
             self.processes.shutdown(wait=self.report.abandoned == 0, cancel_futures=True)
 
     async def _run_step(self, step: _Step) -> None:
-        upstream = [self.tasks[name] for name in step.upstream]
-        if upstream:
-            await asyncio.wait(upstream)
+        for name in step.upstream:
+            upstream = self.tasks[name]
+            if not upstream.done():
+                await upstream  # step tasks never raise: failures are recorded, not raised
         record = self.report.operations[step.name]
         blocked = [name for name in step.upstream if self.report.operations[name].state != "completed"]
         if blocked:
@@ -268,6 +278,8 @@ class _Run:
             raise TimeoutError(f"`{step.name}` did not finish within {timeout:g}s") from None
 
     def _start(self, step: _Step, kwargs: dict[str, Any]):
+        if step.is_async and not step.positional_only:
+            return step.function(**kwargs)
         kwargs = dict(kwargs)
         args = []
         for name in step.positional_only:

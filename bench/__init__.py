@@ -1,0 +1,1 @@
+"""orchc's benchmarks: see bench/README.md."""

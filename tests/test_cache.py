@@ -1,0 +1,156 @@
+"""The extraction and formatting caches and parallel extraction: they only ever save work.
+
+A changed file is extracted again; a corrupt, foreign or planted cache entry is ignored
+(and never executed: entries are JSON); output bytes are the same with a cold cache, a warm
+one, no cache and in parallel; `orchc check` never writes outputs. The fast black layout of
+generated code equals black's own output."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bench.corpus import generate as generate_corpus
+from compiler import api, cache, codegen
+
+CASES = Path(__file__).parent / "cases"
+
+
+def _outputs(project: Path) -> dict[str, bytes]:
+    files = [project / "flows.lock", *sorted((project / "src" / "orchestration").rglob("*.py"))]
+    return {p.relative_to(project).as_posix(): p.read_bytes() for p in files if p.is_file()}
+
+
+@pytest.fixture()
+def corpus(tmp_path: Path) -> Path:
+    generate_corpus(tmp_path / "corpus", files=12, ops_per_file=4, files_per_package=6)
+    return tmp_path / "corpus"
+
+
+def _build(project: Path, monkeypatch, **env: str) -> dict[str, bytes]:
+    for key in ("ORCHC_NO_CACHE", "ORCHC_WORKERS"):
+        monkeypatch.delenv(key, raising=False)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    result = api.build(project)
+    assert result.analysis.ok, result.diagnostics
+    return _outputs(project)
+
+
+def test_same_bytes_without_cache_cold_and_warm(corpus: Path, monkeypatch) -> None:
+    plain = _build(corpus, monkeypatch, ORCHC_NO_CACHE="1")
+    assert not (corpus / ".orchc_cache").exists()
+    shutil.rmtree(corpus / "src" / "orchestration")
+    (corpus / "flows.lock").unlink()
+    assert _build(corpus, monkeypatch) == plain  # cold cache, filled now
+    assert (corpus / ".orchc_cache" / ".gitignore").read_text().splitlines()[-1] == "*"
+    assert list((corpus / ".orchc_cache" / "extract").glob("*.json"))
+    assert _build(corpus, monkeypatch) == plain  # warm
+
+
+def test_parallel_extraction_gives_the_serial_bytes(corpus: Path, monkeypatch) -> None:
+    serial = _build(corpus, monkeypatch, ORCHC_NO_CACHE="1", ORCHC_WORKERS="1")
+    monkeypatch.setattr(api, "PARALLEL_THRESHOLD", 0)
+    calls = []
+    real = api.ProcessPoolExecutor
+    monkeypatch.setattr(api, "ProcessPoolExecutor", lambda *a, **k: calls.append(a) or real(*a, **k))
+    assert _build(corpus, monkeypatch, ORCHC_NO_CACHE="1", ORCHC_WORKERS="2") == serial
+    assert calls, "the pool was not used"
+
+
+def test_changed_file_is_extracted_again(corpus: Path, monkeypatch) -> None:
+    _build(corpus, monkeypatch)
+    module = corpus / "src" / "pkg00" / "mod001.py"
+    module.write_text(module.read_text().replace("keeps at most", "keeps (edited) at most", 1))
+    assert api.build(corpus).analysis.ok
+    assert "keeps (edited) at most" in (corpus / "flows.lock").read_text()
+    monkeypatch.setenv("ORCHC_NO_CACHE", "1")
+    assert api.analyse(corpus).lock_text == (corpus / "flows.lock").read_text()
+
+
+@pytest.mark.parametrize("damage", ["garbage", "schema", "fingerprint", "key", "payload", "span", "code"])
+def test_bad_entries_are_ignored_and_rebuilt(corpus: Path, monkeypatch, damage: str) -> None:
+    expected = _build(corpus, monkeypatch)
+    entries = sorted((corpus / ".orchc_cache" / "extract").glob("*.json"))
+    for path in entries:
+        entry = json.loads(path.read_bytes())
+        operations = entry["payload"]["operations"]["("]
+        if damage == "garbage":
+            path.write_bytes(b"\x80not json{")
+            continue
+        if damage in ("schema", "fingerprint", "key"):
+            entry[damage] = "other"
+        elif damage == "payload":
+            operations.append({"@": "os.system", "command": "echo planted"})
+        elif damage == "span":
+            operations[0]["span"]["line"] = "1"
+        elif damage == "code":
+            entry["payload"]["diagnostics"] = {"(": [{"@": "Diagnostic", "code": "OC999", "message": "", "hint": "",
+                                                      "related": {"(": []}, "span": operations[0]["span"]}]}
+        path.write_text(json.dumps(entry))
+    # a planted entry with the right key but invented operations is the only thing a
+    # cache could smuggle in; everything malformed above must be rebuilt from source
+    shutil.rmtree(corpus / "src" / "orchestration")
+    assert _build(corpus, monkeypatch) == expected
+    assert all(json.loads(p.read_bytes())["schema"] == cache.SCHEMA for p in entries)
+
+
+def test_check_writes_no_outputs(corpus: Path, monkeypatch) -> None:
+    _build(corpus, monkeypatch)
+    (corpus / "src" / "pkg00" / "mod000.py").write_text(
+        (corpus / "src" / "pkg00" / "mod000.py").read_text().replace("keeps at most", "keeps (edited) at most", 1))
+    before = _outputs(corpus)
+    _, diagnostics = api.check(corpus)
+    assert any(d.code == "OC405" for d in diagnostics)
+    assert _outputs(corpus) == before
+
+
+def test_fast_layout_matches_black_on_the_corpus(corpus: Path, monkeypatch) -> None:
+    monkeypatch.setenv("ORCHC_NO_CACHE", "1")
+    analysis = api.analyse(corpus)
+    for module in analysis.modules:
+        assert codegen.black.format_str(module.text, mode=codegen.BLACK_MODE) == module.text
+    monkeypatch.setenv("ORCHC_VERIFY_FORMAT", "1")  # raises when the fast layout differs
+    assert api.analyse(corpus).modules == analysis.modules
+
+
+_names = st.from_regex(r"[a-z][a-z0-9_]{0,30}", fullmatch=True)
+_texts = st.text(st.characters(min_codepoint=9, max_codepoint=0x17F), max_size=120)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    group=_names, names=st.lists(_names, min_size=1, max_size=4, unique=True), description=_texts,
+    tags=st.lists(_texts, max_size=3), retries=st.integers(0, 3), delay=st.one_of(st.integers(0, 9), st.lists(st.integers(0, 9), max_size=3)),
+    default=st.one_of(st.none(), st.integers(), st.floats(allow_nan=False), _texts, st.lists(st.integers(), max_size=2)),
+)
+def test_fast_layout_matches_black(group, names, description, tags, retries, delay, default) -> None:
+    from compiler.lockfile import LockEdge, LockFile, LockFlow, LockFlowParam, LockOperation, LockParam, LockProject
+
+    if group in names:
+        return
+    ops = [
+        LockOperation(name=f"{group}.{name}", module="m", function=name, file="m.py", line=1, column=1, is_async=i % 2 == 0,
+                      source_hash="sha256:" + "0" * 64, description=description or None, tags=sorted(set(tags)),
+                      retries=retries, retry_delay_seconds=delay, cache=i == 1,
+                      params=[LockParam(name=f"p_{k}_{name}") for k in range(i + 1)])
+        for i, name in enumerate(names)
+    ]
+    edges = [LockEdge(source=a.name, target=b.name, param=b.params[0].name, reason="inputs") for a, b in zip(ops, ops[1:])]
+    flow_params = [LockFlowParam(name=op.params[-1].name, required=default is None,
+                                 default=None if default is None else repr(default),
+                                 default_literal=None if default is None else repr(default), consumers=[op.name])
+                   for op in ops if len(op.params) > 1]
+    lock = LockFile(project=LockProject(out="out", package="out", source_roots=["."]), operations=ops, edges=edges,
+                    flows=[LockFlow(name=group, module=group, function=group, operations=[o.name for o in ops],
+                                    sinks=[ops[-1].name], params=flow_params)])
+    plan = codegen._Plan(lock)
+    for module in sorted(plan.modules):
+        raw = codegen._ModuleWriter(plan, module).text()
+        pieces = codegen._ModuleWriter(plan, module).pieces()
+        assert codegen._layout_module(pieces, raw, codegen._no_memo) == codegen._format(raw)
