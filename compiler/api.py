@@ -284,6 +284,24 @@ def _stale_generated_files(root: Path, config: Config, expected: set[str]) -> li
     return found
 
 
+def outputs_on_disk(analysis: Analysis) -> dict[str, str | None]:
+    """What is on disk at each path `build` would write, plus generated files it would remove:
+    path -> text (None when absent or unreadable). Empty when the lock was never built."""
+    root, config = analysis.root, analysis.config
+    if not analysis.ok or not (root / config.lock).is_file():
+        return {}
+    expected = {config.lock, *(m.path for m in analysis.modules)}
+    paths = sorted(expected | set(_stale_generated_files(root, config, expected)))
+    return {path: _read_text(root / path) for path in paths}
+
+
+def _read_text(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
 def build(path: str | os.PathLike | None = None) -> BuildResult:
     """Analyse and write the lock and generated modules; write nothing on any error."""
     analysis = analyse(path)

@@ -151,9 +151,11 @@ def _check(args: argparse.Namespace) -> int:
     analysis, diagnostics = check(args.path)
     changes, diffs = (), ()
     if exit_status(diagnostics) and (args.diff if args.diff is not None else _ci()):
+        from compiler.api import outputs_on_disk
         from compiler.checkdiff import stale_changes, stale_diffs
 
-        changes, diffs = stale_changes(analysis), stale_diffs(analysis)
+        on_disk = outputs_on_disk(analysis)
+        changes, diffs = stale_changes(analysis, on_disk), stale_diffs(analysis, on_disk)
     success = ""
     if analysis.lock is not None:
         lock = analysis.lock
