@@ -157,9 +157,9 @@ def _check(args: argparse.Namespace) -> int:
         on_disk = outputs_on_disk(analysis)
         changes, diffs = stale_changes(analysis, on_disk), stale_diffs(analysis, on_disk)
     success = ""
-    if analysis.lock is not None:
-        lock = analysis.lock
-        success = f"{analysis.config.lock} is up to date ({len(lock.operations)} operations, {len(lock.flows)} flows)"
+    if analysis.ok:
+        operations, flows = analysis.counts
+        success = f"{analysis.config.lock} is up to date ({operations} operations, {flows} flows)"
     return _report(args, diagnostics, success, root=analysis.root, changes=changes, diffs=diffs)
 
 

@@ -17,10 +17,12 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from compiler.diagnostics import Diagnostic
-from compiler.lockdiff import Change
+
+if TYPE_CHECKING:  # lockdiff pulls in pydantic: keep it off a fast `check`'s import path
+    from compiler.lockdiff import Change
 
 OUTPUT_FORMATS = ("text", "json", "github", "sarif")
 #: the environment variable that sets `--output-format` when the option is not given

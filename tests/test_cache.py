@@ -7,8 +7,12 @@ generated code equals black's own output."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -154,3 +158,61 @@ def test_fast_layout_matches_black(group, names, description, tags, retries, del
         raw = codegen._ModuleWriter(plan, module).text()
         pieces = codegen._ModuleWriter(plan, module).pieces()
         assert codegen._layout_module(pieces, raw, codegen._no_memo) == codegen._format(raw)
+
+
+# -- the project-level cache: an unchanged project is checked without running a pass --------
+
+CASE = Path(__file__).parent / "cases" / "scraping_seed" / "project"
+_PROBE = (
+    "import sys\nfrom compiler.api import check\n"
+    "analysis, diagnostics = check(sys.argv[1])\n"
+    "heavy = sorted(m for m in ('libcst', 'black', 'networkx', 'pydantic') if m in sys.modules)\n"
+    "print(analysis.ok, [d.code for d in diagnostics], heavy)\n"
+)
+
+
+def _probe(project: Path, secret_home: Path) -> str:
+    env = {**os.environ, "XDG_CACHE_HOME": str(secret_home)}
+    env.pop("ORCHC_NO_CACHE", None)
+    done = subprocess.run([sys.executable, "-c", _PROBE, str(project)], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def _built_case(tmp_path: Path, secret_home: Path) -> Path:
+    project = tmp_path / "project"
+    shutil.copytree(CASE, project)
+    env = {**os.environ, "XDG_CACHE_HOME": str(secret_home)}
+    subprocess.run([sys.executable, "-m", "compiler", "build"], cwd=project, env=env, check=True, capture_output=True)
+    return project
+
+
+def test_unchanged_project_is_checked_without_any_pass(tmp_path: Path) -> None:
+    project = _built_case(tmp_path, tmp_path / "machine")
+    assert _probe(project, tmp_path / "machine") == "True [] []"
+    module = project / "orchestration" / "scraping.py"
+    module.write_text(module.read_text() + "# edited\n")
+    assert _probe(project, tmp_path / "machine").startswith("True ['OC406'] ['black'")
+
+
+def test_a_cache_from_another_machine_is_never_trusted(tmp_path: Path) -> None:
+    """A forged entry saying stale outputs are fresh, planted with another machine's
+    secret (e.g. committed in a pull request), must not turn a stale lock green."""
+    attacker, ci = tmp_path / "attacker", tmp_path / "ci"
+    project = _built_case(tmp_path, attacker)
+    stale_lock = (project / "flows.lock").read_bytes()
+    ops = project / "scraping" / "ops.py"
+    ops.write_text(ops.read_text().replace("retries=3", "retries=4"))
+    env = {**os.environ, "XDG_CACHE_HOME": str(attacker)}
+    subprocess.run([sys.executable, "-m", "compiler", "build"], cwd=project, env=env, check=True, capture_output=True)
+    fresh_lock = "sha256:" + hashlib.sha256((project / "flows.lock").read_bytes()).hexdigest()
+    entries = [p for p in (project / ".orchc_cache" / "project").glob("*.json")
+               if json.loads(p.read_text())["payload"]["outputs"]["flows.lock"] == fresh_lock]
+    assert len(entries) == 1  # the entry for the current source
+    forged = json.loads(entries[0].read_text())
+    forged["payload"]["outputs"]["flows.lock"] = "sha256:" + hashlib.sha256(stale_lock).hexdigest()
+    entries[0].write_text(json.dumps(forged))
+    (project / "flows.lock").write_bytes(stale_lock)
+    assert _probe(project, attacker).startswith("True")  # the forging machine is fooled by its own cache…
+    verdict = _probe(project, ci)  # …but another machine analyses for itself
+    assert verdict.startswith("True ['OC405'") and "libcst" in verdict
