@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import multiprocessing
 import os
+import re
 import tempfile
 import threading
 from concurrent.futures import ProcessPoolExecutor
@@ -347,6 +348,22 @@ _LOCK_HINTS = {
 }
 
 
+_SCHEMA_LINE = re.compile(r"^schema = (\d+)$", re.MULTILINE)
+
+
+def _newer_schema(root: Path, config: Config) -> Diagnostic | None:
+    """OC404 when the lock on disk was written by a newer orchc (build must not downgrade
+    it). Only its `schema` line is read: whatever else it holds is about to be replaced."""
+    from compiler.lockfile import SCHEMA_VERSION
+
+    match = _SCHEMA_LINE.search(_read_text(root / config.lock) or "")
+    if match is None or int(match.group(1)) <= SCHEMA_VERSION:
+        return None
+    return Diagnostic("OC404", f"the lockfile uses schema {match.group(1)}; this orchc reads schema "
+                      f"{SCHEMA_VERSION} and older", Span(config.lock, match.string.count("\n", 0, match.start()) + 1),
+                      _LOCK_HINTS["OC404"])
+
+
 def _stale_generated_files(root: Path, config: Config, expected: set[str]) -> list[str]:
     """Files in the out folder that orchc generated earlier but no longer produces."""
     out = root / config.out
@@ -383,9 +400,9 @@ def build(path: str | os.PathLike | None = None) -> BuildResult:
     analysis = analyse(path)
     if not analysis.ok:
         return BuildResult(analysis, diagnostics=analysis.diagnostics)
-    existing = _read_lock(analysis.root, analysis.config)
-    if isinstance(existing, Diagnostic) and existing.code == "OC404":
-        return BuildResult(analysis, diagnostics=sorted_diagnostics([*analysis.diagnostics, existing]))
+    newer = _newer_schema(analysis.root, analysis.config)
+    if newer is not None:
+        return BuildResult(analysis, diagnostics=sorted_diagnostics([*analysis.diagnostics, newer]))
     root = analysis.root
     outputs = {m.path: m.text for m in analysis.modules}
     outputs[analysis.config.lock] = analysis.lock_text

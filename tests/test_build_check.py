@@ -194,3 +194,14 @@ def test_config_errors_exit_2_naming_the_key(tmp_path: Path) -> None:
     assert "pyproject.toml:2:1: OC102" in result.stdout and "did you mean `sources`?" in result.stdout
     assert "pyproject.toml:3:1: OC103" in result.stdout and "`out`" in result.stdout
     assert not (project / "flows.lock").exists()
+
+
+def test_build_refuses_to_downgrade_a_newer_lock(tmp_path: Path) -> None:
+    project = copy_case("scraping_seed", tmp_path)
+    api.build(project)
+    lock = project / "flows.lock"
+    newer = lock.read_text().replace("schema = 1", "schema = 7", 1)
+    lock.write_text(newer)
+    result = orchc("build", cwd=project)
+    assert result.returncode == 2 and "flows.lock:4:1: OC404" in result.stdout and "upgrade orchc" in result.stdout
+    assert lock.read_text() == newer
