@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.goldens import assert_golden
 from compiler.lockdiff import edge_delta
 from compiler.review import review, review_markdown
 from tests import lockkit
@@ -58,10 +59,7 @@ def orchc(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 
 
 def golden(name: str, actual: str) -> None:
-    path = GOLDEN / name
-    if os.environ.get("ORCHC_UPDATE_GOLDEN"):
-        path.write_text(actual, encoding="utf-8")
-    assert actual == path.read_text(encoding="utf-8")
+    assert_golden(GOLDEN / name, actual)
 
 
 @pytest.fixture(scope="module")

@@ -18,6 +18,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from tests.goldens import assert_golden
 from compiler import __version__
 from compiler.diagnostics import RULES, Diagnostic
 from compiler.model import Span
@@ -36,11 +37,7 @@ def orchc(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess:
 
 
 def golden(name: str, actual: str) -> None:
-    path = GOLDEN / name
-    actual = actual.replace(__version__, "VERSION")
-    if os.environ.get("ORCHC_UPDATE_GOLDEN"):
-        path.write_text(actual, encoding="utf-8")
-    assert actual == path.read_text(encoding="utf-8")
+    assert_golden(GOLDEN / name, actual.replace(__version__, "VERSION"))
 
 
 @pytest.fixture

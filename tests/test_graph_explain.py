@@ -19,6 +19,7 @@ from pathlib import Path
 import pydot
 import pytest
 
+from tests.goldens import assert_golden
 from compiler.explain import explanation
 from compiler.export import dot_id, graph_dot, graph_mermaid, mermaid_label
 from compiler.model import Edge, Flow, Graph, OperationSpec, Options, OptionSpans, Span
@@ -33,10 +34,7 @@ def orchc(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 
 
 def golden(name: str, actual: str) -> None:
-    path = GOLDEN / name
-    if os.environ.get("ORCHC_UPDATE_GOLDEN"):
-        path.write_text(actual, encoding="utf-8")
-    assert actual == path.read_text(encoding="utf-8")
+    assert_golden(GOLDEN / name, actual)
 
 
 @pytest.fixture(scope="module")
