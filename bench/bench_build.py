@@ -8,15 +8,12 @@ median of `--repeat` runs, build and parse interleaved.
 from __future__ import annotations
 
 from bench import common
-from bench.corpus import generate
 
 
 def main() -> None:
     args = common.parser(__doc__.split("\n\n")[0]).parse_args()
-    files, ops = (40, 4) if args.smoke else (1000, 10)
     repeat = args.repeat or (1 if args.smoke else 3)
-    project = common.workdir(args, f"build-{files}")
-    summary = generate(project, files=files, ops_per_file=ops)
+    project, summary = common.build_corpus(args, "build")
     serial, parallel, floor, peaks = [], [], [], []
     for _ in range(repeat):
         floor.append(common.parse_floor(project).seconds)

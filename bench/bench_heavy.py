@@ -12,6 +12,7 @@ and, on the same line, the cold figure.
 from __future__ import annotations
 
 import importlib.util
+import shutil
 
 from bench import common
 from bench.corpus import generate
@@ -51,8 +52,6 @@ def main() -> None:
     for _ in range(repeat):
         imported.append(common.run("code", imports, cwd=project).wall)
         warm.append(common.orchc("check", project).wall)
-        import shutil
-
         shutil.rmtree(project / ".orchc_cache", ignore_errors=True)
         cold.append(common.orchc("check", project).wall)
     base = common.median(imported)

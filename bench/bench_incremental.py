@@ -7,15 +7,12 @@
 from __future__ import annotations
 
 from bench import common
-from bench.corpus import generate
 
 
 def main() -> None:
     args = common.parser(__doc__.split("\n\n")[0]).parse_args()
-    files, ops = (40, 4) if args.smoke else (1000, 10)
     repeat = args.repeat or (1 if args.smoke else 3)
-    project = common.workdir(args, f"incremental-{files}")
-    summary = generate(project, files=files, ops_per_file=ops)
+    project, summary = common.build_corpus(args, "incremental")
     target = project / "src" / "pkg00" / "mod001.py"
     original = target.read_text(encoding="utf-8")
     cold, check, changed = [], [], []

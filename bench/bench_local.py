@@ -10,7 +10,7 @@ import sys
 import time
 
 from bench import common
-from bench.dags import write_trivial
+from bench.dags import locked_dag, write_trivial
 
 
 async def _hand_written(functions: dict, dag: dict[str, list[str]]) -> dict:
@@ -38,11 +38,8 @@ def main() -> None:
 
     registry = Registry.load(project)
     lock = registry.lock
-    dag = {op.name: [] for op in lock.operations}
-    for edge in lock.edges:
-        dag[edge.target].append(edge.source)
     flow = lock.flow("dag")
-    dag = {name: sorted(dag[name]) for name in flow.operations}
+    dag = locked_dag(lock, "dag")
     functions = {name: registry.function(name) for name in dag}
     sys.setrecursionlimit(10_000)
     engine, baseline = [], []

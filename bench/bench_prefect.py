@@ -15,7 +15,7 @@ import os
 import time
 
 from bench import common
-from bench.dags import critical_path, write_trivial, write_uneven
+from bench.dags import UNEVEN, critical_path, locked_dag, write_trivial, write_uneven
 
 
 def _hand_written_flow(registry, dag: dict[str, list[str]]):
@@ -35,15 +35,6 @@ def _hand_written_flow(registry, dag: dict[str, list[str]]):
         return {name: future.result() for name, future in futures.items()}
 
     return hand_written
-
-
-def _dag(registry, flow_name: str) -> dict[str, list[str]]:
-    lock = registry.lock
-    upstream = {name: [] for name in lock.flow(flow_name).operations}
-    for edge in lock.edges:
-        if edge.target in upstream:
-            upstream[edge.target].append(edge.source)
-    return {name: sorted(sources) for name, sources in upstream.items()}
 
 
 def main() -> None:
@@ -66,7 +57,7 @@ def main() -> None:
     with prefect_test_harness(server_startup_timeout=180):
         registry = Registry.load(trivial)
         set_current_registry(registry)
-        hand = _hand_written_flow(registry, _dag(registry, "dag"))
+        hand = _hand_written_flow(registry, locked_dag(registry.lock, "dag"))
         prefect_engine.run_flow(registry, "dag", {})  # warm both paths up once
         asyncio.run(hand())
         generated, written = [], []
@@ -99,7 +90,7 @@ def main() -> None:
     for engine, runs in (("prefect", prefect_runs), ("local", local_runs)):
         common.line(f"uneven-dag-{engine}", common.median(runs) / path, 1.1,
                     f"wall={common.median(runs):.2f}s critical-path={path:.2f}s "
-                    f"({len(runs)} run(s); sum of all sleeps {sum(s for s, _ in __import__('bench.dags', fromlist=['UNEVEN']).UNEVEN.values()) * scale:.2f}s)")
+                    f"({len(runs)} run(s); sum of all sleeps {sum(s for s, _ in UNEVEN.values()) * scale:.2f}s)")
 
 
 if __name__ == "__main__":

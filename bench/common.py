@@ -20,6 +20,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from bench.corpus import generate
+
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 PYTHON = sys.executable
@@ -112,6 +114,14 @@ def workdir(args: argparse.Namespace, name: str) -> Path:
     return folder
 
 
+def build_corpus(args: argparse.Namespace, name: str) -> tuple[Path, dict]:
+    """The generated project of the build benchmarks (1000 files of 10 operations; 40 of 4
+    with `--smoke`) in the workdir folder `NAME-FILES`, and its summary."""
+    files, ops = (40, 4) if args.smoke else (1000, 10)
+    project = workdir(args, f"{name}-{files}")
+    return project, generate(project, files=files, ops_per_file=ops)
+
+
 def clean(project: Path) -> None:
     """Remove every output and cache: the next build is cold."""
     import shutil
@@ -121,9 +131,9 @@ def clean(project: Path) -> None:
     (project / "flows.lock").unlink(missing_ok=True)
 
 
-def parse_floor(project: Path, files: Sequence[str] | None = None, read_all: bool = False) -> Measured:
-    """libcst.parse_module of the project's sources (or of `files`), one process; with
-    `read_all`, every source is read too (the floor of the sparse case)."""
+def parse_floor(project: Path, files: Sequence[str] | None = None) -> Measured:
+    """libcst.parse_module of the project's sources (or of `files`), one process; every
+    source is read either way (the floor of the sparse case)."""
     code = (
         "import glob, libcst, sys\n"
         "paths = sorted(p for p in glob.glob('src/**/*.py', recursive=True) if '/orchestration/' not in p)\n"

@@ -1,10 +1,10 @@
 """Small projects for the runtime benchmarks: a DAG of trivial (or sleeping) operations
 written as user code, built with `orchc build`, and the same DAG for hand-written baselines.
 
-`write_project(root, n, ...)` writes `root/src/dag/ops.py` with operations `dag.op0000…`:
-each reads one or two earlier ones (a seeded random DAG, or the uneven sleep DAG) so the
-flow `dag` holds them all, and `edges(root)` gives {operation: [upstream operations]} as
-the lock recorded them.
+`write_trivial(root, n)` writes `root/src/dag/ops.py` with operations `dag.op00000…`, each
+reading one or two earlier ones (a seeded random DAG) so the flow `dag` holds them all;
+`write_uneven(root, scale)` writes the uneven sleep DAG as the flow `uneven`; and
+`locked_dag(lock, flow)` gives {operation: [upstream operations]} as the lock recorded them.
 """
 
 from __future__ import annotations
@@ -53,6 +53,16 @@ def random_dag(n: int, seed: int = 0) -> dict[str, list[str]]:
         upstream = sorted({i - 1, rng.randrange(i)}) if i else []
         dag[f"op{i:05d}"] = [f"op{j:05d}" for j in upstream]
     return dag
+
+
+def locked_dag(lock, flow_name: str) -> dict[str, list[str]]:
+    """{operation: sorted upstream operations} of one flow of a loaded lock, in the flow's
+    (topological) order: the DAG the hand-written baselines run."""
+    sources: dict[str, list[str]] = {name: [] for name in lock.flow(flow_name).operations}
+    for edge in lock.edges:
+        if edge.target in sources:
+            sources[edge.target].append(edge.source)
+    return {name: sorted(names) for name, names in sources.items()}
 
 
 def write_trivial(root: Path, n: int, asynchronous: bool = True) -> Path:

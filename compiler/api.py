@@ -16,7 +16,7 @@ import threading
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from compiler import naming
 from compiler.cache import Cache
@@ -118,12 +118,26 @@ def worker_count() -> int:
     return os.cpu_count() or 1
 
 
-def _read_all(root: Path, sources: tuple[SourcePath, ...]) -> list[SourceFile | Diagnostic]:
-    return [_read_source(root, source) for source in sources]
+class _Sources(NamedTuple):
+    """A project's source files, found and read once per run (`check` hands what it read
+    for the project cache to the analysis instead of reading every file again)."""
+
+    paths: tuple[SourcePath, ...]
+    #: discovery's findings (OC104)
+    diagnostics: tuple[Diagnostic, ...]
+    #: each file's text, or why it cannot be read (OC106), in path order
+    reads: list[SourceFile | Diagnostic]
+    #: the project-level cache key; None when discovery failed or a file can't be read
+    key: str | None
 
 
-def _extract_all(reads: list[SourceFile | Diagnostic],
-                 cache: Cache | None = None) -> tuple[list[OperationSpec], list[Diagnostic]]:
+def _find_and_read(root: Path, config: Config) -> _Sources:
+    paths, diagnostics = find_sources(root, config)
+    reads = [_read_source(root, source) for source in paths]
+    return _Sources(paths, diagnostics, reads, None if diagnostics else _project_key(config, reads))
+
+
+def _extract_all(reads: list[SourceFile | Diagnostic], cache: Cache) -> tuple[list[OperationSpec], list[Diagnostic]]:
     """Every file's operations and diagnostics, in path order.
 
     1. A file whose extraction is cached under the digest of its bytes (and path, module
@@ -135,7 +149,6 @@ def _extract_all(reads: list[SourceFile | Diagnostic],
     """
     from compiler.extract import extract
 
-    cache = cache if cache is not None else Cache(Path("."), enabled=False)
     results: dict[int, tuple] = {}
     todo: list[tuple[int, str, SourceFile]] = []
     for index, read in enumerate(reads):
@@ -198,22 +211,28 @@ def _unimportable(operations: list[OperationSpec]) -> list[Diagnostic]:
 
 def analyse(path: str | os.PathLike | None = None) -> Analysis:
     """Run every pass in memory; `lock`/`modules` are set only when there is no error."""
+    root = find_root(path)
+    config, config_diagnostics = load_config(root)
+    return _analyse(root, config, config_diagnostics)
+
+
+def _analyse(root: Path, config: Config, config_diagnostics: tuple[Diagnostic, ...],
+             sources: _Sources | None = None, cache: Cache | None = None) -> Analysis:
+    """`analyse` once the configuration is loaded; `sources` and `cache` when the caller
+    (`check`) has already read the sources and opened the cache."""
     from compiler.link import link
     from compiler.lockfile import dumps
 
-    root = find_root(path)
-    config, config_diagnostics = load_config(root)
     if has_errors(config_diagnostics):
         return Analysis(root, config, sorted_diagnostics(config_diagnostics))
-    sources, discover_diagnostics = find_sources(root, config)
-    reads = _read_all(root, sources)
-    cache = Cache(root)
-    operations, extract_diagnostics = _extract_all(reads, cache)
+    sources = sources if sources is not None else _find_and_read(root, config)
+    cache = cache if cache is not None else Cache(root)
+    operations, extract_diagnostics = _extract_all(sources.reads, cache)
     cache.prune("extract", cache.used_extractions)
-    packages = frozenset(source.module.split(".", 1)[0] for source in sources)
+    packages = frozenset(source.module.split(".", 1)[0] for source in sources.paths)
     graph, link_diagnostics = link(operations, config.all_opaque_types, packages)
     diagnostics = sorted_diagnostics([
-        *config_diagnostics, *discover_diagnostics, *extract_diagnostics,
+        *config_diagnostics, *sources.diagnostics, *extract_diagnostics,
         *_unimportable(operations), *link_diagnostics, *_empty(operations, config),
     ])
     if has_errors(diagnostics):
@@ -222,7 +241,7 @@ def analyse(path: str | os.PathLike | None = None) -> Analysis:
     cache.prune("format", cache.used_formats)
     analysis = Analysis(root, config, diagnostics, graph, lock, dumps(lock), modules)
     if not diagnostics:
-        _remember_outputs(cache, _project_key(config, reads), analysis)
+        _remember_outputs(cache, sources.key, analysis)
     return analysis
 
 
@@ -244,12 +263,10 @@ def _remember_outputs(cache: Cache, key: str | None, analysis: Analysis) -> None
     cache.prune("project", {key}, slack=8)
 
 
-def _unchanged(root: Path, config: Config) -> Analysis | None:
+def _unchanged(root: Path, config: Config, sources: _Sources, cache: Cache) -> Analysis | None:
     """An Analysis for a project whose sources, config and outputs on disk are exactly
     those of a clean analysis remembered in the cache; None when anything differs."""
-    sources, problems = find_sources(root, config)
-    key = None if problems else _project_key(config, _read_all(root, sources))
-    entry = Cache(root).get("project", key) if key else None
+    entry = cache.get("project", sources.key) if sources.key else None
     if not isinstance(entry, dict):
         return None
     outputs, counts = entry.get("outputs"), entry.get("counts")
@@ -266,7 +283,7 @@ def _unchanged(root: Path, config: Config) -> Analysis | None:
 
 def _file_sha256(path: Path) -> str | None:
     try:
-        return "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
+        return _sha256(path.read_bytes())
     except OSError:
         return None
 
@@ -302,8 +319,9 @@ def _lock_and_modules(graph: Graph, config: Config,
     return lock.model_copy(update={"generated": hashes}), modules
 
 
-def _sha256(text: str) -> str:
-    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+def _sha256(data: str | bytes) -> str:
+    """The `sha256:<hex>` form the lock records (of a text's UTF-8 bytes)."""
+    return "sha256:" + hashlib.sha256(data.encode("utf-8") if isinstance(data, str) else data).hexdigest()
 
 
 # -- build ------------------------------------------------------------------------------
@@ -326,18 +344,26 @@ def _write_atomic(path: Path, text: str) -> bool:
     return True
 
 
-def _read_lock(root: Path, config: Config) -> LockFile | Diagnostic | None:
-    from compiler.lockfile import LockError, loads
-
+def _read_lock(root: Path, config: Config) -> str | Diagnostic | None:
+    """The lockfile's text; None when there is none, OC402 when it is not UTF-8."""
     path = root / config.lock
     if not path.is_file():
         return None
     try:
-        return loads(path.read_text(encoding="utf-8"))
-    except (LockError, UnicodeDecodeError) as error:
-        code = getattr(error, "code", "OC402")
-        return Diagnostic(code, getattr(error, "message", str(error)), Span(config.lock, getattr(error, "line", 1)),
-                          _LOCK_HINTS[code])
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        return Diagnostic("OC402", str(error), Span(config.lock), _LOCK_HINTS["OC402"])
+
+
+def parse_lock(text: str, path: str) -> LockFile | Diagnostic:
+    """A lock from its text, or the diagnostic saying why it can't be read (`path` is
+    where the text came from: a project-relative file or a `git:REF`)."""
+    from compiler.lockfile import LockError, loads
+
+    try:
+        return loads(text)
+    except LockError as error:
+        return Diagnostic(error.code, error.message, Span(path, error.line), _LOCK_HINTS[error.code])
 
 
 _LOCK_HINTS = {
@@ -425,31 +451,31 @@ def check(path: str | os.PathLike | None = None) -> tuple[Analysis, tuple[Diagno
     """
     root = find_root(path)
     config, problems = load_config(root)
+    sources = cache = None
     if not problems:
-        unchanged = _unchanged(root, config)
+        sources, cache = _find_and_read(root, config), Cache(root)
+        unchanged = _unchanged(root, config, sources, cache)
         if unchanged is not None:
             return unchanged, ()
-    analysis = analyse(root)
+    analysis = _analyse(root, config, problems, sources, cache)
     if not analysis.ok:
         return analysis, analysis.diagnostics
-    root, config = analysis.root, analysis.config
-    try:  # the common case, an unchanged lock, needs no parse
-        fresh = (root / config.lock).read_text(encoding="utf-8") == analysis.lock_text
-    except (OSError, UnicodeDecodeError):
-        fresh = False
-    on_disk = analysis.lock if fresh else _read_lock(root, config)
-    if on_disk is None:
+    disk_text = _read_lock(root, config)
+    if disk_text is None:
         missing = Diagnostic("OC401", f"the lockfile `{config.lock}` does not exist", Span(config.lock), _LOCK_HINTS["OC401"])
         return analysis, sorted_diagnostics([*analysis.diagnostics, missing])
+    if isinstance(disk_text, Diagnostic):
+        return analysis, sorted_diagnostics([*analysis.diagnostics, disk_text])
+    # the common case, an unchanged lock, needs no parse
+    on_disk = analysis.lock if disk_text == analysis.lock_text else parse_lock(disk_text, config.lock)
     if isinstance(on_disk, Diagnostic):
         return analysis, sorted_diagnostics([*analysis.diagnostics, on_disk])
-    findings = [*_lock_findings(analysis, on_disk), *_module_findings(analysis, on_disk)]
+    findings = [*_lock_findings(analysis, disk_text, on_disk), *_module_findings(analysis, on_disk)]
     return analysis, sorted_diagnostics([*analysis.diagnostics, *findings])
 
 
-def _lock_findings(analysis: Analysis, on_disk: LockFile) -> list[Diagnostic]:
+def _lock_findings(analysis: Analysis, disk_text: str, on_disk: LockFile) -> list[Diagnostic]:
     config = analysis.config
-    disk_text = (analysis.root / config.lock).read_text(encoding="utf-8")
     if disk_text == analysis.lock_text:
         return []
     from compiler.lockdiff import lock_changes

@@ -12,13 +12,12 @@ from dataclasses import dataclass
 
 from compiler import naming
 from compiler.diagnostics import Diagnostic, did_you_mean
-from compiler.model import Edge, EdgeReason, OperationSpec, ParamSpec, Span, TypeRef
+from compiler.model import BINDABLE_KINDS, Edge, EdgeReason, OperationSpec, ParamSpec, Span, TypeRef
 
 # Modules whose types carry any data: never nominal. The rest of the standard library is
 # treated the same (Path, datetime, Decimal…), unless the project has a package of that name.
 _STRUCTURAL_MODULES = frozenset({"builtins", "typing", "typing_extensions", "collections", "types", "abc"})
 _NAME = re.compile(r"[A-Za-z_][\w.]*")
-_BINDABLE_KINDS = frozenset({"positional_or_keyword", "keyword_only"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +128,7 @@ class Binder:
         diagnostics: list[Diagnostic] = []
         for op in self.operations.values():
             for param in op.params:
-                if param.kind in _BINDABLE_KINDS:
+                if param.kind in BINDABLE_KINDS:
                     self._collect(self.bind_param(op, param), edges, pending, diagnostics)
             self._collect(self.bind_depends_on(op), edges, pending, diagnostics)
         return edges, pending, diagnostics

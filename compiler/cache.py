@@ -97,10 +97,9 @@ def digest(*parts: str | bytes) -> str:
 class Cache:
     """One project's cache folder; `None` entries are misses. Never raises on bad data."""
 
-    def __init__(self, root: Path, enabled: bool = True) -> None:
+    def __init__(self, root: Path) -> None:
         self.folder = root / FOLDER
-        self.enabled = (enabled and os.environ.get("ORCHC_NO_CACHE", "") in ("", "0")
-                        and machine_secret() is not None)
+        self.enabled = os.environ.get("ORCHC_NO_CACHE", "") in ("", "0") and machine_secret() is not None
         self._ready = False
         #: keys read or written during this run (what `prune` keeps)
         self.used_extractions: set[str] = set()

@@ -204,17 +204,10 @@ def _explain(args: argparse.Namespace) -> int:
 
 # -- diff -------------------------------------------------------------------------------
 
-_LOCK_HINTS = {
-    "OC402": "pass an orchc lockfile (regenerate it with `orchc build`)",
-    "OC403": "resolve the merge by regenerating the lock with `orchc build`",
-    "OC404": "upgrade orchc to the version that wrote it (`pip install -U orchc`)",
-}
-
-
 def _read_lock_arg(spec: str, root: Path, lock_path: str, label: str):
     """The lock named by a `diff` argument (a path, or `git:REF`), or a Diagnostic."""
+    from compiler.api import parse_lock
     from compiler.gitlock import GIT_PREFIX, read_committed
-    from compiler.lockfile import LockError, loads
 
     if spec.startswith(GIT_PREFIX):
         text = read_committed(root, spec[len(GIT_PREFIX):], lock_path)
@@ -223,10 +216,7 @@ def _read_lock_arg(spec: str, root: Path, lock_path: str, label: str):
         if not path.is_file():
             raise UsageError(f"lockfile `{label}` does not exist", "pass a lockfile path or `git:REF`")
         text = path.read_text(encoding="utf-8", errors="replace")
-    try:
-        return loads(text)
-    except LockError as error:
-        return Diagnostic(error.code, f"`{label}`: {error.message}", Span(label, error.line), _LOCK_HINTS[error.code])
+    return parse_lock(text, label)
 
 
 def _diff(args: argparse.Namespace) -> int:

@@ -110,9 +110,10 @@ def _identifier(name: str) -> str:
     return name
 
 
-def _unique(base: str, taken: set[str]) -> str:
+def _unique(base: str, taken: set[str], reserved: frozenset[str] = frozenset()) -> str:
+    """`base` with `_` appended until it is in neither set; added to `taken`."""
     name = base
-    while name in taken:
+    while name in taken or name in reserved:
         name += "_"
     taken.add(name)
     return name
@@ -268,7 +269,7 @@ def _layout_module(pieces: list[_Piece], raw: str, memo: Memo) -> str:
     if os.environ.get("ORCHC_VERIFY_FORMAT", "") not in ("", "0"):
         expected = black.format_str(raw, mode=BLACK_MODE)
         if text != expected:
-            raise _internal("codegen: the fast layout differs from black's:\n" + _first_difference(text, expected))
+            raise _internal("the fast layout differs from black's:\n" + _first_difference(text, expected))
     return text
 
 
@@ -326,7 +327,6 @@ class _Plan:
     """Who lives in which module and under which Python name, for the whole lock."""
 
     def __init__(self, lock: LockFile) -> None:
-        self.lock = lock
         self.ops = {op.name: op for op in lock.operations}
         self.op_module = {name: naming.module_name(naming.top_level(name)) for name in self.ops}
         self.modules = {*self.op_module.values(), *(flow.module for flow in lock.flows)}
@@ -336,6 +336,14 @@ class _Plan:
         params = {p.name for op in lock.operations for p in op.params}
         taken = functions | params | set(_IMPORTS)
         self.task = {name: _unique(_identifier(naming.identifier(name)) + "_task", taken) for name in sorted(self.ops)}
+        self.task_names = frozenset(self.task.values())
+        #: per module, its tasks (by operation name) and its flows, sorted by name
+        self.module_tasks: dict[str, list[str]] = defaultdict(list)
+        for name in sorted(self.ops):
+            self.module_tasks[self.op_module[name]].append(name)
+        self.module_flows: dict[str, list[LockFlow]] = defaultdict(list)
+        for flow in sorted(lock.flows, key=lambda f: f.name):
+            self.module_flows[flow.module].append(flow)
         #: per consumer: {parameter: source} for data edges, the sources of ordering edges
         self.inputs: dict[str, dict[str, str]] = defaultdict(dict)
         self.orders: dict[str, set[str]] = defaultdict(set)
@@ -347,7 +355,7 @@ class _Plan:
 
     def aliases(self, module: str) -> dict[str, str]:
         """The local name of each import in `module` (itself unless a flow took it)."""
-        taken = {flow.function for flow in self.lock.flows if flow.module == module}
+        taken = {flow.function for flow in self.module_flows[module]}
         return {name: _unique(name, taken) for name in _IMPORTS}
 
 
@@ -358,8 +366,8 @@ class _ModuleWriter:
         self.plan = plan
         self.module = module
         self.alias = plan.aliases(module)
-        self.flows = sorted((f for f in plan.lock.flows if f.module == module), key=lambda f: f.name)
-        self.tasks = sorted(name for name, mod in plan.op_module.items() if mod == module)
+        self.flows = plan.module_flows[module]
+        self.tasks = plan.module_tasks[module]
 
     def pieces(self) -> list[_Piece]:
         """The module's top-level statements: imports, then tasks, then flows."""
@@ -443,8 +451,9 @@ class _ModuleWriter:
         if len(members) != len(flow.operations) or not members:
             raise _internal(f"flow `{flow.name}` names operations missing from the lock")
         params = {p.name: p for p in flow.params}
-        taken = set(params) | set(self.plan.task.values())
-        local = {op: _unique(_local_name(op, flow.name), taken) for op in members}
+        taken = set(params)
+        local = {op: _unique(_local_name(op, flow.name), taken, self.plan.task_names) for op in members}
+        position = {op: index for index, op in enumerate(members)}
         runner = f"{self.alias['ThreadPoolTaskRunner']}(max_workers={len(members)})"
         name = _string(flow.name, piece)
         sinks = _Display("sinks=[", [_string(sink, piece) for sink in flow.sinks], "]")
@@ -455,7 +464,7 @@ class _ModuleWriter:
         function = _identifier(flow.function)
         piece.call("", f"async def {function}(", ["*", *signature] if signature else [], "):")
         for op in members:
-            self._submit(piece, op, local, params)
+            self._submit(piece, op, local, params, position)
         returned = [f"{_string(op, piece)}: {local[op]}" for op in members]
         piece.call("    ", "return {", returned, "}", collection=True)
         return piece
@@ -471,7 +480,8 @@ class _ModuleWriter:
         default = _code_literal(default, piece) if default is not None else f"{self.alias['runtime']}.UNSET"
         return text + (f" = {default}" if annotation else f"={default}")
 
-    def _submit(self, piece: _Piece, name: str, local: dict[str, str], params: dict[str, LockFlowParam]) -> None:
+    def _submit(self, piece: _Piece, name: str, local: dict[str, str], params: dict[str, LockFlowParam],
+                position: dict[str, int]) -> None:
         op = self.plan.ops[name]
         data = self.plan.inputs.get(name, {})
         args = []
@@ -482,18 +492,18 @@ class _ModuleWriter:
                 args.append((param.name, param.name))
         positional = len(args) == len(op.params) and any(p in _SUBMIT_KEYWORDS for p, _ in args)
         texts = [value if positional else f"{p}={value}" for p, value in args]
-        upstream = self._ordering(name, local)
+        upstream = self._ordering(name, local, position)
         if upstream:
             texts.append(_Display("wait_for=[", upstream, "]"))
         piece.call("    ", f"{local[name]} = {self.plan.task[name]}.submit(", texts, ")")
 
-    def _ordering(self, name: str, local: dict[str, str]) -> list[str]:
-        """The futures `name` waits for without taking data (`depends_on` edges)."""
+    def _ordering(self, name: str, local: dict[str, str], position: dict[str, int]) -> list[str]:
+        """The futures `name` waits for without taking data (`depends_on` edges), in flow
+        order: each member that is a source or lies in a source group."""
         sources = self.plan.orders.get(name, set())
-        if not sources:
-            return []
-        waits = [
-            op for op in local
-            if op != name and any(op == s or (s not in self.plan.ops and naming.in_scope(op, s)) for s in sources)
-        ]
+        groups = [s for s in sources if s not in self.plan.ops]
+        # without a group source only the sources can qualify: no need to scan the whole flow
+        candidates = local if groups else sorted(sources & local.keys(), key=position.__getitem__)
+        waits = [op for op in candidates
+                 if op != name and (op in sources or any(naming.in_scope(op, g) for g in groups))]
         return [local[op] for op in waits]

@@ -4,8 +4,9 @@ and Mermaid and Graphviz diagrams (`--format mermaid|dot`)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
-from compiler.model import Graph
+from compiler.model import Edge, Graph
 
 GRAPH_SCHEMA = 1
 
@@ -16,11 +17,13 @@ def restrict(graph: Graph, flow_name: str | None) -> Graph:
         return graph
     flow = next(f for f in graph.flows if f.name == flow_name)
     members = set(flow.operations)
+    # every dotted prefix of a member: the groups that hold it (a set, not a scan per group)
+    enclosing = {name[:i] for name in members for i, char in enumerate(name) if char == "."} | members
     return Graph(
         operations=tuple(op for op in graph.operations if op.name in members),
         edges=tuple(e for e in graph.edges if e.source in members and e.target in members),
         flows=(flow,),
-        groups=tuple(g for g in graph.groups if any(m == g or m.startswith(g + ".") for m in members)),
+        groups=tuple(g for g in graph.groups if g in enclosing),
     )
 
 
@@ -76,7 +79,7 @@ def dot_id(text: str) -> str:
     return f'"{escaped}"'
 
 
-def _edge_label(edge) -> str:
+def _edge_label(edge: Edge) -> str:
     return edge.param if edge.param is not None else "after"
 
 
@@ -93,26 +96,39 @@ def _children(graph: Graph) -> tuple[dict[str, list[str]], dict[str, list[str]]]
     return groups, operations
 
 
-def graph_mermaid(graph: Graph) -> str:
-    """A Mermaid flowchart: groups as nested subgraphs, operations as nodes, data edges
-    labelled with the parameter, each edge reason drawn differently (see EDGE_STYLES)."""
-    names = sorted(op.name for op in graph.operations)
-    node = {name: f"op{index}" for index, name in enumerate(names)}
+def _nested(graph: Graph, node: Callable[[str], str], opening: Callable[[str], list[str]], closing: str) -> list[str]:
+    """The groups as nested blocks, one indent per level: `node(operation)` for each
+    operation, `opening(group)` … `closing` around each subgroup."""
     subgroups, members = _children(graph)
-    group_id = {group: f"grp{index}" for index, group in enumerate(graph.groups)}
-    lines = ["flowchart LR"]
+    lines: list[str] = []
 
     def emit(group: str, depth: int) -> None:
         indent = "    " * depth
-        for name in members.get(group, []):
-            lines.append(f"{indent}{node[name]}[{mermaid_label(name.rpartition('.')[2])}]")
+        lines.extend(indent + node(name) for name in members.get(group, []))
         for child in subgroups.get(group, []):
-            lines.append(f"{indent}subgraph {group_id[child]}[{mermaid_label(child)}]")
+            lines.extend(indent + line for line in opening(child))
             emit(child, depth + 1)
-            lines.append(f"{indent}end")
+            lines.append(indent + closing)
 
     emit("", 1)
-    edges = [e for e in sorted(graph.edges, key=lambda e: e.sort_key()) if e.source in node and e.target in node]
+    return lines
+
+
+def _drawn_edges(graph: Graph) -> list[Edge]:
+    """The edges between the graph's operations, in their stable order."""
+    known = {op.name for op in graph.operations}
+    return [e for e in sorted(graph.edges, key=lambda e: e.sort_key()) if e.source in known and e.target in known]
+
+
+def graph_mermaid(graph: Graph) -> str:
+    """A Mermaid flowchart: groups as nested subgraphs, operations as nodes, data edges
+    labelled with the parameter, each edge reason drawn differently (see EDGE_STYLES)."""
+    node = {name: f"op{index}" for index, name in enumerate(sorted(op.name for op in graph.operations))}
+    group_id = {group: f"grp{index}" for index, group in enumerate(graph.groups)}
+    lines = ["flowchart LR", *_nested(
+        graph, lambda name: f"{node[name]}[{mermaid_label(name.rpartition('.')[2])}]",
+        lambda group: [f"subgraph {group_id[group]}[{mermaid_label(group)}]"], "end")]
+    edges = _drawn_edges(graph)
     for edge in edges:
         arrow = EDGE_STYLES[edge.reason][0]
         lines.append(f"    {node[edge.source]} {arrow}|{mermaid_label(_edge_label(edge))}| {node[edge.target]}")
@@ -126,26 +142,17 @@ def graph_mermaid(graph: Graph) -> str:
 def graph_dot(graph: Graph) -> str:
     """A Graphviz digraph: groups as nested clusters, operations as nodes, data edges
     labelled with the parameter, each edge reason drawn differently (see EDGE_STYLES)."""
-    subgroups, members = _children(graph)
     cluster = {group: f"cluster_{index}" for index, group in enumerate(graph.groups)}
-    known = {op.name for op in graph.operations}
+
+    def node(name: str) -> str:
+        return f"{dot_id(name)} [label={dot_id(name.rpartition('.')[2])}, tooltip={dot_id(name)}];"
+
+    def opening(group: str) -> list[str]:
+        return [f"subgraph {cluster[group]} {{", f"    label={dot_id(group)};"]
+
     lines = ["digraph orchc {", "    rankdir=LR;", '    node [shape=box, style=rounded, fontname="Helvetica"];',
-             '    edge [fontname="Helvetica", fontsize=10];']
-
-    def emit(group: str, depth: int) -> None:
-        indent = "    " * depth
-        for name in members.get(group, []):
-            lines.append(f"{indent}{dot_id(name)} [label={dot_id(name.rpartition('.')[2])}, tooltip={dot_id(name)}];")
-        for child in subgroups.get(group, []):
-            lines.append(f"{indent}subgraph {cluster[child]} {{")
-            lines.append(f"{indent}    label={dot_id(child)};")
-            emit(child, depth + 1)
-            lines.append(f"{indent}}}")
-
-    emit("", 1)
-    for edge in sorted(graph.edges, key=lambda e: e.sort_key()):
-        if edge.source not in known or edge.target not in known:
-            continue
+             '    edge [fontname="Helvetica", fontsize=10];', *_nested(graph, node, opening, "}")]
+    for edge in _drawn_edges(graph):
         attributes = ", ".join(filter(None, (f"label={dot_id(_edge_label(edge))}",
                                              f"tooltip={dot_id(edge.reason)}", EDGE_STYLES[edge.reason][2])))
         lines.append(f"    {dot_id(edge.source)} -> {dot_id(edge.target)} [{attributes}];")

@@ -40,7 +40,7 @@ from compiler.annotations import (
     resolve,
 )
 from compiler.diagnostics import Diagnostic, did_you_mean, sorted_diagnostics
-from compiler.model import OperationSpec, Options, OptionSpans, ParamSpec, SourceFile, Span, TypeRef
+from compiler.model import BINDABLE_KINDS, OperationSpec, Options, OptionSpans, ParamSpec, SourceFile, Span, TypeRef
 from compiler.naming import name_problem
 from compiler.positions import Rendered, line_breaks
 
@@ -69,7 +69,6 @@ KEYWORDS = (
 _LITERAL_HINT = "write the value literally; orchc reads decorator arguments without running code"
 _NAME_HINT = "use dot-separated Python identifiers that are not keywords, e.g. `scraping.stepstone.fetch`"
 _DECORATOR_HINT = "use the decorator form `@operation(...)` on a module-level function"
-_UNBINDABLE_KINDS = ("positional_only", "var_positional", "var_keyword")
 _INVALID = object()
 
 
@@ -215,7 +214,7 @@ class _Extractor:
     def _uses_in_imports(self) -> int:
         """How many matches of the use pattern module-level imports hold (`import
         runtime.operation` reads like `runtime.operation`), counted without rendering."""
-        modules = [local for local, qualified in self.bindings.items() if f"{qualified}.{_ATTRIBUTE}" in _OPERATION_NAMES]
+        modules = _marker_modules(self.bindings)
         count = 0
         for statement in module_level(self.module.body) if modules else ():
             if not isinstance(statement, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
@@ -256,7 +255,7 @@ def _reference_pattern(bindings: Bindings) -> re.Pattern[str] | None:
     Not counted: a bare decorator written with a space after the `@` (`@ operation`).
     """
     names = sorted(local for local, qualified in bindings.items() if qualified in _OPERATION_NAMES)
-    modules = sorted(local for local, qualified in bindings.items() if f"{qualified}.{_ATTRIBUTE}" in _OPERATION_NAMES)
+    modules = _marker_modules(bindings)
     if not names and not modules:
         return None
     parts = []
@@ -265,6 +264,11 @@ def _reference_pattern(bindings: Bindings) -> re.Pattern[str] | None:
     for name in map(re.escape, modules):
         parts.append(rf"{name}(?<![\w.]{name})(?=[\s\\]*\.[\s\\]*{_ATTRIBUTE}\b)")
     return re.compile("|".join(parts))
+
+
+def _marker_modules(bindings: Bindings) -> list[str]:
+    """The local names bound to the module defining the marker (`import runtime as rt`), sorted."""
+    return sorted(local for local, qualified in bindings.items() if f"{qualified}.{_ATTRIBUTE}" in _OPERATION_NAMES)
 
 
 def _written(expression: cst.BaseExpression) -> str:
@@ -549,7 +553,7 @@ class _OperationReader:
     def _param(self, param: cst.Param, kind: str) -> ParamSpec:
         default = self._code(param.default) if param.default is not None else None
         literal = _literal_value(default) if default is not None else _INVALID
-        if kind in _UNBINDABLE_KINDS:
+        if kind not in BINDABLE_KINDS:
             self._unbindable(param, kind)
         return ParamSpec(
             name=param.name.value,

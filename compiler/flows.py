@@ -11,9 +11,7 @@ import networkx as nx
 
 from compiler import naming
 from compiler.diagnostics import Diagnostic
-from compiler.model import Edge, Flow, FlowParam, OperationSpec, ParamSpec
-
-_BINDABLE_KINDS = frozenset({"positional_or_keyword", "keyword_only"})
+from compiler.model import BINDABLE_KINDS, Edge, Flow, FlowParam, OperationSpec, ParamSpec
 
 
 def build_flows(
@@ -53,7 +51,7 @@ def _flow_params(flow, members, bound, reported) -> tuple[tuple[FlowParam, ...],
     unbound: dict[str, list[tuple[OperationSpec, ParamSpec]]] = defaultdict(list)
     for op in sorted(members, key=lambda o: o.name):
         for param in op.params:
-            if param.kind in _BINDABLE_KINDS and (op.name, param.name) not in bound:
+            if param.kind in BINDABLE_KINDS and (op.name, param.name) not in bound:
                 unbound[param.name].append((op, param))
     params, diagnostics = [], []
     for name in sorted(unbound):

@@ -99,11 +99,29 @@ def _shadowed_functions(operations: Iterable[OperationSpec]) -> list[Diagnostic]
     ]
 
 
-def _sinks(group: str, operations: Iterable[OperationSpec], edges: Iterable[Edge]) -> list[str]:
-    """The operations under `group` with no downstream operation under `group`, sorted."""
-    members = {op.name for op in operations if naming.in_scope(op.name, group)}
-    feeding = {e.source for e in edges if e.source in members and e.target in members and e.source != e.target}
-    return sorted(members - feeding)
+class _Sinks:
+    """Every group's sinks, kept current as edges are added (one pass over the edges, not
+    one per binding to a group)."""
+
+    def __init__(self, operations: Iterable[OperationSpec], edges: Iterable[Edge]) -> None:
+        #: group -> the operations under it
+        self.members: dict[str, set[str]] = defaultdict(set)
+        for op in operations:
+            for scope in naming.ancestors(op.name):
+                self.members[scope].add(op.name)
+        #: group -> the operations under it with a downstream operation under it
+        self.feeding: dict[str, set[str]] = defaultdict(set)
+        for edge in edges:
+            self.add(edge)
+
+    def add(self, edge: Edge) -> None:
+        if edge.source != edge.target:
+            for scope in set(naming.ancestors(edge.source)).intersection(naming.ancestors(edge.target)):
+                self.feeding[scope].add(edge.source)
+
+    def of(self, group: str) -> list[str]:
+        """The operations under `group` with no downstream operation under `group`, sorted."""
+        return sorted(self.members.get(group, set()) - self.feeding.get(group, set()))
 
 
 def _resolve_group_bindings(
@@ -111,10 +129,14 @@ def _resolve_group_bindings(
 ) -> tuple[list[Edge], list[Diagnostic]]:
     resolved: list[Edge] = []
     diagnostics = []
+    if not pending:
+        return resolved, diagnostics
+    sinks_of = _Sinks(operations, edges)
     for binding in sorted(pending, key=lambda b: (-b.group.count("."), b.group, b.consumer, b.param)):
-        sinks = _sinks(binding.group, operations, [*edges, *resolved])
+        sinks = sinks_of.of(binding.group)
         if len(sinks) == 1:
             resolved.append(Edge(sinks[0], binding.consumer, binding.param, binding.reason, via_group=binding.group))
+            sinks_of.add(resolved[-1])
             continue
         found = ", ".join(f"`{s}`" for s in sinks) or "none"
         diagnostics.append(Diagnostic(

@@ -170,7 +170,9 @@ def lock_changes(old: LockFile, new: LockFile) -> list[Change]:
     for name in sorted(old_flows.keys() & new_flows.keys()):
         changes += _flow_changes(old_flows[name], new_flows[name])
     if old.generated != new.generated:
-        paths = sorted({g.path for g in old.generated} ^ {g.path for g in new.generated}
-                       | {a.path for a in old.generated for b in new.generated if a.path == b.path and a != b})
+        before_modules = {g.path: g for g in old.generated}
+        after_modules = {g.path: g for g in new.generated}
+        paths = sorted(p for p in before_modules.keys() | after_modules.keys()
+                       if before_modules.get(p) != after_modules.get(p))
         changes.append(Change("generated", "", "generated modules changed: " + ", ".join(f"`{p}`" for p in paths)))
     return changes

@@ -15,7 +15,7 @@ import tomli
 import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from compiler.model import Edge, Flow, FlowParam, Graph, OperationSpec, ParamSpec, TypeRef
+from compiler.model import Edge, EdgeReason, Flow, FlowParam, Graph, OperationSpec, ParamSpec, TypeRef
 
 SCHEMA_VERSION = 1
 HEADER = (
@@ -67,7 +67,7 @@ class LockEdge(_Model):
     source: str
     target: str
     param: str | None = None
-    reason: Literal["inputs", "name", "type", "depends_on"]
+    reason: EdgeReason
     via_group: str | None = None
 
 
@@ -117,10 +117,21 @@ class LockFile(_Model):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     def operation(self, name: str) -> LockOperation | None:
-        return next((op for op in self.operations if op.name == name), None)
+        return self._by_name("operations").get(name)
 
     def flow(self, name: str) -> LockFlow | None:
-        return next((flow for flow in self.flows if flow.name == name), None)
+        return self._by_name("flows").get(name)
+
+    def _by_name(self, field: str) -> dict:
+        """name -> entry of list `field`, built once: the runtime looks up every operation
+        of a flow. Kept in `__dict__` as pydantic keeps a cached_property (equality and
+        dumps ignore it), with the list it indexes, so a `model_copy(update=...)` that
+        replaces the list gets a fresh index. The first entry of a name wins, as in a scan."""
+        entries = getattr(self, field)
+        cached = self.__dict__.get(f"_{field}_index")
+        if cached is None or cached[0] is not entries:
+            cached = self.__dict__[f"_{field}_index"] = (entries, {entry.name: entry for entry in reversed(entries)})
+        return cached[1]
 
 
 # -- building ---------------------------------------------------------------------------

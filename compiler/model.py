@@ -9,8 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from compiler import naming
+
 EdgeReason = Literal["inputs", "name", "type", "depends_on"]
-EDGE_REASONS: tuple[EdgeReason, ...] = ("inputs", "name", "type", "depends_on")
+#: the `ParamSpec.kind`s a flow can pass by name; the others (`*args`, `**kwargs`,
+#: positional-only) are reported by extract and never bound
+BINDABLE_KINDS = frozenset({"positional_or_keyword", "keyword_only"})
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -131,7 +135,7 @@ class OperationSpec:
     @property
     def group(self) -> str:
         """The enclosing group (`a.b` for `a.b.c`); the root group is `""`."""
-        return self.name.rpartition(".")[0]
+        return naming.parent(self.name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,6 +195,3 @@ class Graph:
     flows: tuple[Flow, ...]
     #: every group name (not the root), sorted
     groups: tuple[str, ...] = field(default=())
-
-    def operation(self, name: str) -> OperationSpec:
-        return next(op for op in self.operations if op.name == name)

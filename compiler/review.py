@@ -41,15 +41,16 @@ def _detail(change: Change) -> str:
     return change.text.removeprefix(prefix)
 
 
-def _changed_operations(changes: list[Change], added: set[str], removed: set[str]) -> list[dict[str, Any]]:
-    """Each changed operation with its classes and the changes themselves.
+def _changed_operations(changes: list[Change], kept: set[str]) -> list[dict[str, Any]]:
+    """Each changed operation (of `kept`, those in both locks) with its classes and the
+    changes themselves.
 
     The source hash covers the decorator too, so a policy or wiring edit also changes it:
     an operation is classed **body** only when the hash is all that changed.
     """
     by_name: dict[str, dict[str, list[str]]] = {}
     for change in changes:
-        if change.kind in CLASSES and change.subject not in added | removed:
+        if change.kind in CLASSES and change.subject in kept:
             by_name.setdefault(change.subject, {}).setdefault(change.kind, []).append(_detail(change))
     return [
         {"name": name, "classes": [c for c in CLASSES if c in kinds and (c != "body" or len(kinds) == 1)],
@@ -74,7 +75,7 @@ def review(old: LockFile, new: LockFile, base: str, head: str) -> dict[str, Any]
         "operations": {
             "added": [{"name": n, "file": after[n].file, "line": after[n].line} for n in added],
             "removed": [{"name": n, "file": before[n].file, "line": before[n].line} for n in removed],
-            "changed": _changed_operations(changes, set(added), set(removed)),
+            "changed": _changed_operations(changes, before.keys() & after.keys()),
         },
         "edges": {
             "added": [_edge(e) for e in delta.added],
@@ -107,8 +108,9 @@ def changed_graph_mermaid(old: LockFile, new: LockFile, changes: list[Change]) -
     before = {op.name for op in old.operations}
     after = {op.name for op in new.operations}
     status = {n: "added" for n in after - before} | {n: "removed" for n in before - after}
+    kept = before & after
     for change in changes:
-        if change.kind in CLASSES and change.subject in before & after:
+        if change.kind in CLASSES and change.subject in kept:
             status[change.subject] = "changed"
     if not status:
         return ""

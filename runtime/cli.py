@@ -11,8 +11,6 @@ The result goes to stdout as JSON, logs and errors to stderr. Exit codes: 0 succ
 from __future__ import annotations
 
 import argparse
-import asyncio
-import inspect
 import logging
 import os
 import sys
@@ -140,18 +138,13 @@ def run(engine: str, registry: Registry, flow_name: str, params: dict[str, Any],
         raise RuntimeUsageError(f"the prefect engine is unavailable: {error}",
                                 "install prefect, or run with `--engine local`") from None
     try:
-        result = prefect_engine.run_flow(registry, flow_name, params)
-        return asyncio.run(_awaited(result)) if inspect.isawaitable(result) else result
+        return prefect_engine.run_flow(registry, flow_name, params)
     except ModuleNotFoundError as error:
         package = registry.lock.project.package
         if error.name not in (package, f"{package}.{registry.flow(flow_name).module}"):
             raise
         raise OrchcRuntimeError(f"the generated module `{error.name}` is missing",
                                 "run `orchc build` to generate the Prefect modules") from None
-
-
-async def _awaited(awaitable: Any) -> Any:
-    return await awaitable
 
 
 def _exit(code: int, report: Any) -> int:

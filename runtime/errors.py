@@ -3,7 +3,6 @@ the CLI can print the message (and hint) instead of a traceback."""
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -75,9 +74,3 @@ def describe_exception(error: BaseException) -> str:
     """`ExcType: message`, the form failures are reported in."""
     text = str(error)
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
-
-
-def did_you_mean(word: str, candidates: Iterable[str]) -> str:
-    """`did you mean `x`?`, or "" when nothing is close."""
-    close = difflib.get_close_matches(word, sorted(set(candidates)), n=1, cutoff=0.6)
-    return f"did you mean `{close[0]}`?" if close else ""

@@ -92,13 +92,12 @@ class _Step:
     flow_params: tuple[str, ...]
     #: leading positional-only parameter names, in order
     positional_only: tuple[str, ...]
+    #: whether the function is a coroutine function (awaited on the loop)
+    is_async: bool
 
     @property
     def name(self) -> str:
         return self.op.name
-
-    #: whether the function is a coroutine function (awaited on the loop)
-    is_async: bool = False
 
     @property
     def in_process(self) -> bool:
@@ -147,11 +146,10 @@ def plan(registry: Registry, flow: LockFlow) -> list[_Step]:
     by_target = defaultdict(list)  # one pass: a flow may hold thousands of operations
     for edge in incoming:
         by_target[edge.target].append(edge)
-    operations = {op.name: op for op in registry.lock.operations}
     flow_params = [(p, set(p.consumers)) for p in flow.params]
     steps = []
     for name in flow.operations:
-        op = operations[name]
+        op = registry.operations[name]
         edges = by_target[name]
         data = tuple((edge.param, edge.source) for edge in edges if edge.param is not None)
         bound = {param for param, _ in data}

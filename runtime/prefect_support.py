@@ -132,7 +132,9 @@ _pool_lock = threading.Lock()
 
 def _process_pool(state: tuple) -> concurrent.futures.ProcessPoolExecutor:
     global _pool, _pool_key
-    key = (str(state[0]), str(state[3]), state[1].model_dump_json())
+    # (root, lock path, lock): tuples compare items by identity first, so the usual call
+    # with the same registry costs nothing, and an equal lock reloaded still reuses the pool
+    key = (state[0], state[3], state[1])
     with _pool_lock:
         if _pool is None or _pool_key != key or getattr(_pool, "_broken", False):
             if _pool is not None:
@@ -151,7 +153,7 @@ def _call_in_process(op_name: str, kwargs: dict[str, Any]) -> Any:
 
     registry = current_registry()
     state = (registry.root, registry.lock, registry.config, registry.lock_path)
-    return _process_pool(state).submit(_run_in_child, op_name, kwargs).result()
+    return _process_pool(state).submit(_call_here, op_name, kwargs).result()
 
 
 def _init_child(state: tuple) -> None:
@@ -159,10 +161,6 @@ def _init_child(state: tuple) -> None:
     from runtime.registry import Registry, set_current_registry
 
     set_current_registry(Registry(*state))
-
-
-def _run_in_child(op_name: str, kwargs: dict[str, Any]) -> Any:
-    return _function(op_name)(**kwargs)
 
 
 # -- cache ------------------------------------------------------------------------------

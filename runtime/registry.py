@@ -17,8 +17,9 @@ from typing import Any
 
 import tomli
 
-from compiler.lockfile import LockError, LockFile, LockFlow, loads
-from runtime.errors import OperationLoadError, RuntimeUsageError, describe_exception, did_you_mean
+from compiler.diagnostics import did_you_mean
+from compiler.lockfile import LockError, LockFile, LockFlow, LockOperation, loads
+from runtime.errors import OperationLoadError, RuntimeUsageError, describe_exception
 
 DEFAULT_LOCK = "flows.lock"
 PYPROJECT = "pyproject.toml"
@@ -90,6 +91,8 @@ class Registry:
         #: the project root: the folder holding pyproject's `[tool.orchc]` (or the lock)
         self.root = root
         self.lock = lock
+        #: the lock's operations by name (`LockFile.operation` scans the list)
+        self.operations: dict[str, LockOperation] = {op.name: op for op in lock.operations}
         #: the `[tool.orchc]` table ({} when the project has none)
         self.config = config or {}
         self.lock_path = lock_path or root / DEFAULT_LOCK
@@ -129,11 +132,11 @@ class Registry:
         cached = self._functions.get(op_name)
         if cached is not None:
             return cached
-        op = self.lock.operation(op_name)
+        op = self.operations.get(op_name)
         if op is None:
             raise RuntimeUsageError(
                 f"operation `{op_name}` is not in the lockfile `{self.lock_path}`",
-                did_you_mean(op_name, (o.name for o in self.lock.operations)) or "run `orchc build`",
+                did_you_mean(op_name, self.operations) or "run `orchc build`",
             )
         try:
             module = importlib.import_module(op.module)
@@ -166,15 +169,12 @@ class Registry:
 
     def stale_operations(self, flow_name: str) -> list[str]:
         """What no longer matches the source among the flow's operations, one line each."""
-        from compiler.extract import extract  # lazy: libcst is only needed for this check
-        from compiler.model import SourceFile
-
-        members = [self.lock.operation(name) for name in self.flow(flow_name).operations]
+        members = [self.operations[name] for name in self.flow(flow_name).operations]
         hashes: dict[str, dict[str, str] | None] = {}
         problems = []
         for op in members:
             if op.file not in hashes:
-                hashes[op.file] = self._source_hashes(op.file, op.module, extract, SourceFile)
+                hashes[op.file] = self._source_hashes(op.file, op.module)
             found = hashes[op.file]
             if found is None:
                 problems.append(f"`{op.name}`: its file `{op.file}` is missing")
@@ -184,12 +184,15 @@ class Registry:
                 problems.append(f"`{op.name}`: its source changed (`{op.file}:{op.line}`)")
         return problems
 
-    def _source_hashes(self, file: str, module: str, extract, source_file) -> dict[str, str] | None:
+    def _source_hashes(self, file: str, module: str) -> dict[str, str] | None:
+        from compiler.extract import extract  # lazy: libcst is only needed for this check
+        from compiler.model import SourceFile
+
         try:
             text = (self.root / file).read_text(encoding="utf-8")
         except (FileNotFoundError, NotADirectoryError):
             return None
-        ops, _diagnostics = extract(source_file(path=file, module=module, text=text))
+        ops, _diagnostics = extract(SourceFile(path=file, module=module, text=text))
         return {op.name: op.source_hash for op in ops}
 
 

@@ -23,10 +23,12 @@ def param(name: str, type: str | None = None, default: str | None = None, litera
 
 def op(name: str, params: tuple[LockParam, ...] = (), *, module: str = "userops", function: str | None = None,
        is_async: bool = False, **options: Any) -> LockOperation:
+    """An operation in `module.py`; `options` are further LockOperation fields (they may
+    override the placeholder `line`, `column` and `source_hash`)."""
+    placeholders = {"line": 1, "column": 1, "source_hash": "sha256:" + "0" * 64}
     return LockOperation(
         name=name, module=module, function=function or naming.identifier(name), file=f"{module}.py",
-        line=1, column=1, is_async=is_async, source_hash="sha256:" + "0" * 64, params=list(params),
-        **options,
+        is_async=is_async, params=list(params), **{**placeholders, **options},
     )
 
 

@@ -1,9 +1,9 @@
 """Tiny orchc projects for the runtime tests, locked without the compiler.
 
 `make_project` writes one user module and a `flows.lock` built from `compiler.lockfile`
-models: operations are read from the module with `ast`, edges are given by the test,
-and each flow's members, order, sinks and parameters are derived from those edges the
-way the linker would. Source hashes come from `compiler.extract` when it exists.
+models (through `tests.lockkit`): operations are read from the module with `ast`, edges
+are given by the test, and each flow's members, order, sinks and parameters are derived
+from those edges the way the linker would. Source hashes come from `compiler.extract`.
 """
 
 from __future__ import annotations
@@ -20,13 +20,11 @@ from types import ModuleType
 
 import pytest
 
-from compiler.lockfile import (
-    LockEdge, LockFile, LockFlow, LockFlowParam, LockOperation, LockParam, LockProject, dumps,
-)
-from runtime.registry import Registry
-
 from compiler.extract import extract
+from compiler.lockfile import LockEdge, LockFile, LockFlow, LockFlowParam, LockOperation, LockParam, LockProject, dumps
 from compiler.model import SourceFile
+from runtime.registry import Registry
+from tests import lockkit
 
 
 @dataclass
@@ -78,10 +76,9 @@ def _params(node: ast.FunctionDef | ast.AsyncFunctionDef, text: str) -> list[Loc
     for arg in args:
         default = defaults.get(arg.arg)
         annotation = ast.get_source_segment(text, arg.annotation) if arg.annotation else None
-        params.append(LockParam(
-            name=arg.arg, annotation=annotation, type=annotation,
-            default=ast.get_source_segment(text, default) if default is not None else None,
-            default_literal=repr(ast.literal_eval(default)) if default is not None else None))
+        params.append(lockkit.param(arg.arg, annotation,
+                                    ast.get_source_segment(text, default) if default is not None else None,
+                                    repr(ast.literal_eval(default)) if default is not None else None))
     return params
 
 
@@ -90,12 +87,11 @@ def _source_hashes(file: str, module: str, text: str) -> dict[str, str]:
     return {op.name: op.source_hash for op in ops}
 
 
-def _operation(name: str, function: str, node, text: str, module: str, file: str,
+def _operation(name: str, function: str, node, text: str, module: str,
                hashes: dict[str, str], options: dict) -> LockOperation:
-    return LockOperation(
-        name=name, module=module, function=function, file=file, line=node.lineno,
-        column=node.col_offset + 1, is_async=isinstance(node, ast.AsyncFunctionDef),
-        source_hash=hashes.get(name, "sha256:placeholder"), params=_params(node, text), **options)
+    return lockkit.op(name, _params(node, text), module=module, function=function,
+                      is_async=isinstance(node, ast.AsyncFunctionDef), line=node.lineno, column=node.col_offset + 1,
+                      source_hash=hashes.get(name, "sha256:placeholder"), **options)
 
 
 def _flow(name: str, operations: dict[str, LockOperation], edges: list[LockEdge]) -> LockFlow:
@@ -124,9 +120,7 @@ def _flow_params(order: list[str], operations: dict[str, LockOperation], edges: 
                 continue
             first, consumers, required = found.get(param.name, (param, [], False))
             found[param.name] = (first, [*consumers, name], required or param.default is None)
-    return [LockFlowParam(name=n, annotation=p.annotation, type=p.type, required=req,
-                          default=None if req else p.default, default_literal=None if req else p.default_literal,
-                          consumers=consumers)
+    return [lockkit.flow_param(n, consumers, p.type, req, None if req else p.default, None if req else p.default_literal)
             for n, (p, consumers, req) in sorted(found.items())]
 
 
@@ -148,8 +142,8 @@ def make_project(root: Path, source: str, operations: dict[str, str | tuple[str,
     locked = {}
     for name, spec in sorted(operations.items()):
         function, options = (spec, {}) if isinstance(spec, str) else spec
-        locked[name] = _operation(name, function, nodes[function], text, module, file, hashes, options)
-    lock_edges = [LockEdge(source=s, target=t, param=p, reason="name" if p else "depends_on") for s, t, p in edges]
+        locked[name] = _operation(name, function, nodes[function], text, module, hashes, options)
+    lock_edges = [lockkit.edge(s, t, p) for s, t, p in edges]
     lock = LockFile(
         project=LockProject(out="orchestration", package="orchestration", source_roots=["."]),
         operations=list(locked.values()), edges=lock_edges,

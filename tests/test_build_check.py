@@ -112,6 +112,17 @@ def test_lock_reads_back_equal(tmp_path: Path) -> None:
     assert loads(analysis.lock_text) == analysis.lock
 
 
+def test_lock_lookups_by_name_follow_copies_and_ignore_equality(tmp_path: Path) -> None:
+    lock = api.analyse(copy_case("scraping_seed", tmp_path)).lock
+    first, flow = lock.operations[0], lock.flows[0]
+    assert lock.operation(first.name) is first and lock.flow(flow.name) is flow
+    assert lock.operation("no.such") is None and lock.flow("no.such") is None
+    assert lock == loads(dumps(lock)) and dumps(lock) == dumps(loads(dumps(lock)))  # the index is not data
+    renamed = first.model_copy(update={"name": "renamed"})
+    copy = lock.model_copy(update={"operations": [renamed, *lock.operations[1:]]})
+    assert copy.operation("renamed") is renamed and copy.operation(first.name) is None
+    assert lock.operation(first.name) is first
+
 # -- nothing written on error --------------------------------------------------------------
 
 

@@ -167,7 +167,7 @@ def test_corrupt_lock_is_a_usage_error(project, capsys):
 def fake_prefect_engine(monkeypatch):
     calls = []
 
-    async def run_flow(registry, flow_name, params):
+    def run_flow(registry, flow_name, params):
         calls.append((flow_name, params))
         return {"engine": "prefect"}
 
