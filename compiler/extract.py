@@ -3,21 +3,24 @@
 `extract` works in these steps:
 
 1. A file whose text lacks the word `operation` has no operations: it is not parsed.
-2. The file is parsed with `libcst.parse_module`; a syntax error is one OC201 diagnostic.
+2. Python's own parser outlines the file (`compiler.outline`): a syntax error is one
+   OC201 diagnostic, placed and worded by Python. The outline gives each top-level
+   function's whole lines (its source hash covers them) and a reduced text: the same
+   lines, with the bodies of defs and classes blanked. libcst parses the reduced text,
+   which holds everything extraction reads at a fraction of the tokens.
 3. The module-level imports are read (`compiler.annotations.module_bindings`) to learn
    which local names stand for `runtime.operation` (`OPERATION`), however imported.
    Without such a name there is nothing more to do.
 4. Each module-level `def` decorated with it is read: the decorator's literal arguments
-   (checked), the parameters, the return annotation, the docstring and a hash of the
-   function's text. One render of the function gives its exact text (for the hash) and
-   every node's place in it (`Rendered`); the function's first line in the file is
-   where that text occurs, found by `str.find` when it occurs once, else by rendering
-   the statements before it. No metadata pass runs over the whole module.
+   (checked), the parameters, the return annotation and the docstring. One render of
+   the function gives every node's place in it (`Rendered`); the outline says on which
+   line it starts. No metadata pass runs over the whole module.
 5. Every other use (a method, a nested function, a lambda, a call form) is an OC207.
    To avoid a walk over the whole tree, the uses are first counted by a regular
    expression over the text; only when the text holds more of them than the imports
    and step 4 account for are the remaining statements walked (comments and strings
-   may make the count too high, which costs a walk, never a wrong result).
+   may make the count too high, which costs a walk, never a wrong result). The walk
+   needs what the reduction blanked, so then libcst parses the whole file after all.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import ast
 import hashlib
 import re
 from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 import libcst as cst
 
@@ -40,8 +44,18 @@ from compiler.annotations import (
     resolve,
 )
 from compiler.diagnostics import Diagnostic, did_you_mean, sorted_diagnostics
-from compiler.model import BINDABLE_KINDS, OperationSpec, Options, OptionSpans, ParamSpec, SourceFile, Span, TypeRef
+from compiler.model import (
+    BINDABLE_KINDS,
+    OperationSpec,
+    Options,
+    OptionSpans,
+    ParamSpec,
+    SourceFile,
+    Span,
+    TypeRef,
+)
 from compiler.naming import name_problem
+from compiler.outline import Outline, outline
 from compiler.positions import Rendered, line_breaks
 
 #: the qualified name of the marker users import (`from runtime import operation`)
@@ -77,10 +91,27 @@ def extract(source: SourceFile) -> tuple[tuple[OperationSpec, ...], tuple[Diagno
     if "operation" not in source.text:
         return (), ()
     try:
+        shape = outline(source.text.removeprefix("\ufeff"))
+    except SyntaxError as error:
+        return (), (_python_syntax_error(source, error),)
+    except (ValueError, RecursionError, MemoryError) as error:  # a NUL byte, absurd nesting
+        return (), (_oc201(source, str(error) or type(error).__name__, 1, 1),)
+    try:
+        reduced = cst.parse_module(shape.reduced)
+    except cst.ParserSyntaxError:
+        reduced = None  # a form the reduction does not keep valid: parse the whole file
+    if reduced is not None:
+        found = _Extractor(source, reduced, shape, whole=False).run()
+        if found is not None:
+            return found
+    try:
         module = cst.parse_module(source.text)
     except cst.ParserSyntaxError as error:
-        return (), (_syntax_error(source, error),)
-    return _Extractor(source, module).run()
+        return (), (_oc201(source, error.message.rpartition(": ")[2] or error.message,
+                           error.editor_line, error.editor_column),)
+    found = _Extractor(source, module, shape, whole=True).run()
+    assert found is not None
+    return found
 
 
 def canonical_repr(value: object) -> str:
@@ -101,18 +132,11 @@ def canonical_repr(value: object) -> str:
     return repr(value)
 
 
-def _syntax_error(source: SourceFile, error: cst.ParserSyntaxError) -> Diagnostic:
-    """OC201, placed and worded by Python's own parser when it agrees (it is more precise)."""
-    line, column = error.editor_line, error.editor_column
-    message = error.message.rpartition(": ")[2] or error.message
-    try:
-        ast.parse(source.text.removeprefix("\ufeff"), source.path)
-    except SyntaxError as python_error:
-        if python_error.lineno:
-            line, column = python_error.lineno, max(python_error.offset or 1, 1)
-            message = python_error.msg
-    except (ValueError, RecursionError, MemoryError):
-        pass
+def _python_syntax_error(source: SourceFile, error: SyntaxError) -> Diagnostic:
+    return _oc201(source, error.msg, error.lineno or 1, max(error.offset or 1, 1))
+
+
+def _oc201(source: SourceFile, message: str, line: int, column: int) -> Diagnostic:
     return Diagnostic(
         "OC201",
         f"syntax error: {_short(message, 120)}",
@@ -126,34 +150,54 @@ def _short(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-class _Extractor:
-    """Reads one parsed module; `run` returns what `extract` returns."""
+class _Operand(NamedTuple):
+    """A top-level function carrying the marker, rendered, with its whole text."""
 
-    def __init__(self, source: SourceFile, module: cst.Module) -> None:
+    index: int
+    funcdef: cst.FunctionDef
+    decorators: list[cst.Decorator]
+    rendered: Rendered
+    #: its whole lines in the file (what the source hash covers)
+    text: str
+    #: uses of the marker in its text, and in its marker decorators alone
+    uses: int
+    own: int
+
+
+class _Extractor:
+    """Reads one parsed module; `run` returns what `extract` returns.
+
+    `module` is the whole file (`whole`) or the outline's reduced text, which keeps
+    everything extraction reads in place; `run` on the reduced module returns None when
+    the marker is used somewhere the reduction blanked (a method, a nested function...).
+    """
+
+    def __init__(self, source: SourceFile, module: cst.Module, shape: Outline, whole: bool) -> None:
         self.source = source
         self.module = module
+        self.shape = shape
+        self.whole = whole
         # libcst drops a byte-order mark, and so do editors' columns.
-        self.text = source.text.removeprefix("\ufeff")
+        self.text = shape.text
         self.bindings: Bindings = module_bindings(module, source, _STAR)
         self.references = _reference_pattern(self.bindings)
         self.diagnostics: list[Diagnostic] = []
 
-    def run(self) -> tuple[tuple[OperationSpec, ...], tuple[Diagnostic, ...]]:
+    def run(self) -> tuple[tuple[OperationSpec, ...], tuple[Diagnostic, ...]] | None:
         if self.references is None:
             return (), ()
-        operations: list[OperationSpec] = []
+        operands = self._operands()
         unaccounted = len(self.references.findall(self.text)) - self._uses_in_imports()
-        handled: set[int] = set()
-        for index, statement in enumerate(self.module.body):
-            if isinstance(statement, cst.FunctionDef) and any(
-                self.is_operation(decorator.decorator) for decorator in statement.decorators
-            ):
-                handled.add(index)
-                operation, uses = self._function(index, statement)
-                unaccounted -= uses
-                if operation is not None:
-                    operations.append(operation)
+        unaccounted -= sum(operand.uses for operand in operands)
+        if not self.whole and (unaccounted > 0 or any(operand.uses > operand.own for operand in operands)):
+            return None
+        operations: list[OperationSpec] = []
+        for operand in operands:
+            operation = self._operation(operand)
+            if operation is not None:
+                operations.append(operation)
         if unaccounted > 0:
+            handled = {operand.index for operand in operands}
             for index, statement in enumerate(self.module.body):
                 if index not in handled:
                     self._scan(index, statement)
@@ -169,6 +213,29 @@ class _Extractor:
         self.diagnostics.append(Diagnostic(code_, message, span, hint))
 
     # -- locating ------------------------------------------------------------------
+
+    def _operands(self) -> list[_Operand]:
+        """The top-level functions decorated with the marker, each rendered (from its
+        first decorator, placed by the outline) and counted."""
+        operands = []
+        outlined = iter(self.shape.functions)
+        references = self.references
+        assert references is not None
+        for index, statement in enumerate(self.module.body):
+            if not isinstance(statement, cst.FunctionDef):
+                continue
+            lines = next(outlined)
+            if lines.name != statement.name.value:
+                raise AssertionError(f"internal error: outline has `{lines.name}` where libcst has `{statement.name.value}`")
+            decorators = [d for d in statement.decorators if self.is_operation(d.decorator)]
+            if not decorators:
+                continue
+            rendered = Rendered(self.source.path, self.module, statement.with_changes(leading_lines=()))
+            rendered.first_line = lines.first
+            text = self.shape.function_text(lines)
+            own = sum(len(references.findall(rendered.code(d))) for d in decorators)
+            operands.append(_Operand(index, statement, decorators, rendered, text, len(references.findall(text)), own))
+        return operands
 
     def _first_line(self, index: int, rendered: str) -> int:
         """The line where top-level statement `index` (rendered without its leading
@@ -192,22 +259,20 @@ class _Extractor:
 
     # -- one operation ---------------------------------------------------------------
 
-    def _function(self, index: int, funcdef: cst.FunctionDef) -> tuple[OperationSpec | None, int]:
-        """Read one top-level decorated function; also return how many uses it holds."""
-        decorators = [d for d in funcdef.decorators if self.is_operation(d.decorator)]
-        rendered = self._render(index, funcdef)
-        uses = len(self.references.findall(rendered.text))  # type: ignore[union-attr]
-        own = sum(len(self.references.findall(rendered.code(d))) for d in decorators)  # type: ignore[union-attr]
-        for extra in decorators[1:]:
+    def _operation(self, operand: _Operand) -> OperationSpec | None:
+        """Read one top-level decorated function (in the whole module, also report the
+        marker's other uses inside it)."""
+        funcdef, rendered = operand.funcdef, operand.rendered
+        for extra in operand.decorators[1:]:
             self.report(
                 "OC207",
                 f"`{funcdef.name.value}` has more than one `@{_written(extra.decorator)}`",
                 rendered.span(extra),
                 "keep a single `@operation(...)` decorator",
             )
-        if uses > own:
+        if operand.uses > operand.own:
             self._scan_nodes(funcdef.body, rendered, [("def", funcdef.name.value)])
-        return _OperationReader(self, funcdef, rendered).read(decorators[0]), uses
+        return _OperationReader(self, funcdef, rendered, operand.text).read(operand.decorators[0])
 
     # -- other uses ------------------------------------------------------------------
 
@@ -360,11 +425,13 @@ def _misplaced(name: str, kind: str, enclosing: Sequence[tuple[str, str]], writt
 class _OperationReader:
     """Reads one top-level `@operation` function: decorator arguments, parameters, text."""
 
-    def __init__(self, extractor: _Extractor, funcdef: cst.FunctionDef, where: Rendered) -> None:
+    def __init__(self, extractor: _Extractor, funcdef: cst.FunctionDef, where: Rendered, text: str) -> None:
         self.extractor = extractor
         self.funcdef = funcdef
         self.function = funcdef.name.value
         self.where = where
+        #: the function's whole lines in the file
+        self.text = text
         self.report = extractor.report
 
     def read(self, decorator: cst.Decorator) -> OperationSpec | None:
@@ -399,7 +466,7 @@ class _OperationReader:
             docstring=_docstring(self.funcdef),
             options=Options(**values),
             option_spans=self._option_spans(spans, given, values),
-            source_hash="sha256:" + hashlib.sha256(normalise_newlines(self.where.text).encode()).hexdigest(),
+            source_hash="sha256:" + hashlib.sha256(normalise_newlines(self.text).encode()).hexdigest(),
         )
 
     def _missing_name(self, decorator: cst.Decorator, written: str) -> None:

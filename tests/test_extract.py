@@ -594,12 +594,16 @@ def test_source_hash_is_stable_under_crlf_and_leading_comments():
     assert source_hash("import os\n" + HASHED) == digest
 
 
-def test_source_hash_is_the_function_rendered_without_its_leading_lines():
+def test_source_hash_covers_the_functions_whole_lines():
+    """From the line of the first decorator's `@` to the last line of the last statement
+    (its line break and comment lines after it are not the function's)."""
     import hashlib
 
-    funcdef = next(s for s in cst.parse_module(MULTILINE).body if isinstance(s, cst.FunctionDef))
-    text = cst.Module(body=[]).code_for_node(funcdef.with_changes(leading_lines=()))
-    assert source_hash(MULTILINE) == "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+    start = MULTILINE.index("@operation(")
+    end = MULTILINE.index("] * limit") + len("] * limit")
+    assert source_hash(MULTILINE) == "sha256:" + hashlib.sha256(MULTILINE[start:end].encode()).hexdigest()
+    assert source_hash(MULTILINE + "    # a comment after the body\n\nX = 1\n") == source_hash(MULTILINE)
+    assert source_hash(MULTILINE.replace("* limit", "* limit  # trailing")) != source_hash(MULTILINE)
 
 
 @pytest.mark.parametrize(
@@ -701,3 +705,67 @@ def test_imports_inside_type_checking_blocks_resolve():
     )
     op = only(text)
     assert (op.params[0].annotation.resolved, op.returns.resolved) == ("pkg.models.Job", "list[pkg.models.Job]")
+
+
+# -- the outline: libcst parses a reduced text; results equal those of the whole file ------
+
+_PIECES = [
+    '@operation(name="g.doc{i}", retries=2)\ndef doc{i}(a: int, b: "Job" = 3) -> int:\n    """Doc {i}."""\n    x = a + b\n    return x\n',
+    '@operation(name="g.bare{i}")\nasync def bare{i}(x: list[int] = [1, 2]) -> None:\n    for y in x:\n        print(y)\n',
+    '@operation(name="g.line{i}")\ndef line{i}(a: int) -> int: return a\n',
+    '@operation(name="g.semi{i}")\ndef semi{i}():\n    """Doc."""; x = (1,\n        2)\n    return x\n',
+    '@operation(name="g.slash{i}")\ndef slash{i}(a): \\\n    return a\n',
+    '@operation(name="g.tail{i}")\ndef tail{i}():\n    return 1\n    # an indented comment after the body\n',
+    '@operation(name="g.nested{i}")\ndef nested{i}():\n    @operation(name="g.inner{i}")\n    def inner():\n        pass\n    return inner\n',
+    '@operation(\n    # a comment\n    "g.multi{i}",\n    tags=["a",\n          "b"],\n)\ndef multi{i}(a: Optional[Job] = None, *, k: int = 1):\n    """Multi\n\n    line.\n    """\n    return a\n',
+    'class Holder{i}:\n    """A class."""\n\n    @operation(name="g.method{i}")\n    def method(self):\n        pass\n',
+    '@dataclasses.dataclass(frozen=True)\nclass Job{i}:\n    rows: list[int]\n    name: str = "operation"\n',
+    'class One{i}: pass\n',
+    '@functools.cache\ndef helper{i}(x):\n    return operation\n',
+    'TEMPLATE{i} = """\n@operation(name="not.real{i}")\ndef fake(): pass\n"""\n',
+    'if TYPE_CHECKING:\n    from pkg.models import Job\nelse:\n    Job = object\n',
+    'x{i} = 1; y{i} = operation(name="g.call{i}")\n',
+    '# @operation(name="g.commented{i}")\n',
+    '@operation(name="g.dup")\ndef dup():\n    return {i}\n',
+    '@operation(name="g.syntax{i}")\ndef syntax{i}():\n    return (\n',
+]
+
+
+def _whole(source: SourceFile):
+    """What extraction finds when libcst parses the whole file (the slow path)."""
+    from compiler.extract import _Extractor
+    from compiler.outline import outline
+
+    shape = outline(source.text.removeprefix("\ufeff"))
+    return _Extractor(source, cst.parse_module(source.text), shape, whole=True).run()
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.sampled_from(range(len(_PIECES) - 1)), max_size=8), st.sampled_from(["\n", "\r\n"]),
+       st.booleans())
+def test_the_reduced_parse_finds_what_the_whole_parse_finds(pieces, newline, bom):
+    header = "import dataclasses, functools\nfrom typing import Optional\nfrom runtime import operation\n\n"
+    text = header + "\n\n".join(_PIECES[p].format(i=i) for i, p in enumerate(pieces))
+    text = ("\ufeff" if bom else "") + text.replace("\n", newline)
+    source = SourceFile(PATH, "pkg.ops", text)
+    assert extract(source) == _whole(source)
+    from compiler.outline import outline
+
+    cst.parse_module(outline(text.removeprefix("\ufeff")).reduced)  # the fast path was open to it
+
+
+def test_the_outline_keeps_every_line_in_place():
+    from compiler.outline import outline
+
+    text = "".join(piece.format(i=i) for i, piece in enumerate(_PIECES[:-1]))
+    reduced = outline(text).reduced
+    assert reduced.count("\n") == text.count("\n")
+    assert "x = a + b" not in reduced and "for y in x" not in reduced and "rows: list[int]" not in reduced
+    assert '"""Doc 0."""' in reduced and 'def line2(a: int) -> int: return a' in reduced
+    cst.parse_module(reduced)
+
+
+def test_a_syntax_error_is_placed_by_pythons_parser():
+    source = SourceFile(PATH, "pkg.ops", "from runtime import operation\n\n" + _PIECES[-1].format(i=0))
+    [], [diagnostic] = extract(source)
+    assert diagnostic.code == "OC201" and (diagnostic.span.line, diagnostic.span.column) == (5, 12)
