@@ -7,13 +7,13 @@ only when the bytes differ; nothing is written when any error was found.
 
 from __future__ import annotations
 
-import hashlib
 import multiprocessing
 import os
 import re
 import tempfile
 import threading
 from concurrent.futures import ProcessPoolExecutor
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
@@ -23,6 +23,7 @@ from compiler.cache import Cache
 from compiler.cache import digest as cache_digest
 from compiler.config import Config, parse_config
 from compiler.diagnostics import Diagnostic, UsageError, has_errors, sorted_diagnostics
+from compiler.incremental import sha256 as _sha256
 from compiler.discover import SourcePath, find_sources, source_roots
 from compiler.model import OperationSpec, SourceFile, Span
 
@@ -241,7 +242,10 @@ def _analyse(root: Path, config: Config, config_diagnostics: tuple[Diagnostic, .
     cache.prune("format", cache.used_formats)
     analysis = Analysis(root, config, diagnostics, graph, lock, dumps(lock), modules)
     if not diagnostics:
-        _remember_outputs(cache, sources.key, analysis)
+        outputs = {config.lock: _sha256(analysis.lock_text), **{m.path: _sha256(m.text) for m in modules}}
+        per_file = Counter(op.span.path for op in operations)
+        files = {read.path: [key, per_file[read.path]] for read, key in zip(sources.reads, _file_keys(sources.reads))}
+        _remember(cache, sources.key, _State(repr(config), sorted(packages), files, outputs, list(analysis.counts)))
     return analysis
 
 
@@ -255,12 +259,101 @@ def _project_key(config: Config, reads: list[SourceFile | Diagnostic]) -> str | 
     return cache_digest("project", repr(config), *(f"{r.path}\0{r.module}\0{r.text}" for r in reads))
 
 
-def _remember_outputs(cache: Cache, key: str | None, analysis: Analysis) -> None:
+class _State(NamedTuple):
+    """What the cache remembers of the latest clean analysis: enough to patch its outputs
+    after an edit that changes no operation's interface (`compiler.incremental`)."""
+
+    config: str
+    #: the top-level packages of the sources (they decide which types bind nominally)
+    packages: list[str]
+    #: path -> [extraction cache key, how many operations the file held]
+    files: dict[str, list]
+    #: path -> sha256 of each file build wrote (the lock and the generated modules)
+    outputs: dict[str, str]
+    #: [operations, flows]
+    counts: list[int]
+
+
+def _file_keys(reads: list[SourceFile]) -> list[str]:
+    return [cache_digest("extract", read.path, read.module, read.text) for read in reads]
+
+
+def _remember(cache: Cache, key: str | None, state: _State) -> None:
     if key is None:
         return
-    outputs = {analysis.config.lock: _sha256(analysis.lock_text), **{m.path: _sha256(m.text) for m in analysis.modules}}
-    cache.put("project", key, {"outputs": outputs, "counts": list(analysis.counts)})
+    cache.put("project", key, {"outputs": state.outputs, "counts": state.counts})
     cache.prune("project", {key}, slack=8)
+    cache.put("state", "latest", state._asdict())
+
+
+def _latest(cache: Cache, config: Config) -> _State | None:
+    entry = cache.get("state", "latest")
+    try:
+        state = _State(**entry)
+    except TypeError:
+        return None
+    shapes = (
+        state.config == repr(config) and isinstance(state.packages, list),
+        isinstance(state.files, dict) and isinstance(state.outputs, dict) and config.lock in state.outputs,
+        all(isinstance(v, list) and len(v) == 2 and isinstance(v[0], str) and type(v[1]) is int for v in state.files.values()),
+        all(isinstance(k, str) and isinstance(v, str) for k, v in state.outputs.items()),
+        isinstance(state.counts, list) and len(state.counts) == 2 and all(type(c) is int for c in state.counts),
+    )
+    return state if all(shapes) else None
+
+
+class _Patched(NamedTuple):
+    """Outputs patched from the latest clean analysis (`compiler.incremental`)."""
+
+    state: _State
+    #: path -> new text, for each output that changed (the lock included)
+    changed: dict[str, str]
+
+
+def _patched(root: Path, config: Config, sources: _Sources, cache: Cache) -> _Patched | None:
+    """The latest clean analysis's outputs, patched for what changed in the sources since;
+    None when that takes more than a patch (the caller analyses from scratch)."""
+    state = _latest(cache, config) if sources.key is not None else None
+    if state is None or sorted({p.module.split(".", 1)[0] for p in sources.paths}) != state.packages:
+        return None
+    reads: list[SourceFile] = sources.reads  # type: ignore[assignment]  # sources.key: all were read
+    keys = _file_keys(reads)
+    edited = [(read, key) for read, key in zip(reads, keys) if state.files.get(read.path, [None])[0] != key]
+    gone = set(state.files) - {read.path for read in reads}
+    before = _remembered_operations(cache, state, [*(read.path for read, _ in edited), *gone])
+    if before is None:
+        return None
+    after, problems = _extract_all([read for read, _ in edited], cache)
+    outputs = {path: _read_text(root / path) for path in state.outputs}
+    if problems or any(text is None or _sha256(text) != state.outputs[path] for path, text in outputs.items()):
+        return None
+    from compiler.incremental import patch
+
+    lock_text = outputs.pop(config.lock)
+    found = patch(lock_text, outputs, before, after)  # type: ignore[arg-type]
+    if found is None or _stale_generated_files(root, config, set(state.outputs)):
+        return None
+    new_lock, modules = found
+    changed = {**modules, **({config.lock: new_lock} if new_lock != lock_text else {})}
+    files = {**{path: v for path, v in state.files.items() if path not in gone},
+             **{read.path: [key, sum(op.span.path == read.path for op in after)] for read, key in edited}}
+    hashes = {**state.outputs, **{path: _sha256(text) for path, text in changed.items()}}
+    return _Patched(state._replace(files=files, outputs=hashes), changed)
+
+
+def _remembered_operations(cache: Cache, state: _State, paths: list[str]) -> list[OperationSpec] | None:
+    """The operations the latest clean analysis found in these files (None when the
+    extraction cache no longer holds one of them)."""
+    operations: list[OperationSpec] = []
+    for path in paths:
+        key, count = state.files.get(path, ["", 0])
+        if count == 0:
+            continue
+        found = cache.get_extraction(key)
+        if found is None:
+            return None
+        operations.extend(found[0])
+    return operations
 
 
 def _unchanged(root: Path, config: Config, sources: _Sources, cache: Cache) -> Analysis | None:
@@ -317,11 +410,6 @@ def _lock_and_modules(graph: Graph, config: Config,
     modules = generate(lock, cache.memo if cache is not None else None)
     hashes = [LockGenerated(path=m.path, sha256=_sha256(m.text)) for m in sorted(modules, key=lambda m: m.path)]
     return lock.model_copy(update={"generated": hashes}), modules
-
-
-def _sha256(data: str | bytes) -> str:
-    """The `sha256:<hex>` form the lock records (of a text's UTF-8 bytes)."""
-    return "sha256:" + hashlib.sha256(data.encode("utf-8") if isinstance(data, str) else data).hexdigest()
 
 
 # -- build ------------------------------------------------------------------------------
@@ -422,14 +510,28 @@ def _read_text(path: Path) -> str | None:
 
 
 def build(path: str | os.PathLike | None = None) -> BuildResult:
-    """Analyse and write the lock and generated modules; write nothing on any error."""
-    analysis = analyse(path)
+    """Analyse and write the lock and generated modules; write nothing on any error.
+
+    After an edit that changes no operation's interface, the outputs of the latest clean
+    build are patched instead (`compiler.incremental`): the same bytes, without a link.
+    """
+    root = find_root(path)
+    config, problems = load_config(root)
+    sources = cache = None
+    if not problems:
+        sources, cache = _find_and_read(root, config), Cache(root)
+        patched = _patched(root, config, sources, cache)
+        if patched is not None:
+            written = tuple(p for p in sorted(patched.changed) if _write_atomic(root / p, patched.changed[p]))
+            _remember(cache, sources.key, patched.state)
+            counts = patched.state.counts
+            return BuildResult(Analysis(root, config, (), cached_counts=(counts[0], counts[1])), written)
+    analysis = _analyse(root, config, problems, sources, cache)
     if not analysis.ok:
         return BuildResult(analysis, diagnostics=analysis.diagnostics)
     newer = _newer_schema(analysis.root, analysis.config)
     if newer is not None:
         return BuildResult(analysis, diagnostics=sorted_diagnostics([*analysis.diagnostics, newer]))
-    root = analysis.root
     outputs = {m.path: m.text for m in analysis.modules}
     outputs[analysis.config.lock] = analysis.lock_text
     written = tuple(p for p in sorted(outputs) if _write_atomic(root / p, outputs[p]))
@@ -457,6 +559,11 @@ def check(path: str | os.PathLike | None = None) -> tuple[Analysis, tuple[Diagno
         unchanged = _unchanged(root, config, sources, cache)
         if unchanged is not None:
             return unchanged, ()
+        patched = _patched(root, config, sources, cache)
+        if patched is not None and not patched.changed:  # e.g. a comment between functions
+            _remember(cache, sources.key, patched.state)
+            counts = patched.state.counts
+            return Analysis(root, config, (), cached_counts=(counts[0], counts[1])), ()
     analysis = _analyse(root, config, problems, sources, cache)
     if not analysis.ok:
         return analysis, analysis.diagnostics

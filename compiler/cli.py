@@ -134,10 +134,10 @@ def _build(args: argparse.Namespace) -> int:
     root = result.analysis.root
     if exit_status(result.diagnostics):
         return _report(args, result.diagnostics, root=root)
-    lock = result.analysis.lock
+    operations, flows = result.analysis.counts
     changed = [*result.written, *(f"{p} (removed)" for p in result.removed)]
     detail = ("wrote " + ", ".join(changed)) if changed else "everything was already up to date"
-    return _report(args, result.diagnostics, f"built {len(lock.operations)} operations and {len(lock.flows)} flows: {detail}",
+    return _report(args, result.diagnostics, f"built {operations} operations and {flows} flows: {detail}",
                    root=root, details=[("written", list(result.written)), ("removed", list(result.removed))])
 
 
