@@ -2,9 +2,9 @@
 
 Same semantics as the generated Prefect flows, read from the same lock:
 
-1. Every member operation becomes one asyncio task that awaits exactly its upstream tasks
-   (data and `depends_on` edges), so independent branches overlap and wall time follows
-   the critical path, never layer-by-layer barriers.
+1. Every member operation becomes one asyncio task, started as soon as all its upstream
+   operations (data and `depends_on` edges) have finished, so independent branches overlap
+   and wall time follows the critical path, never layer-by-layer barriers.
 2. Arguments: each data edge feeds its `param` with the source's result; each flow
    parameter feeds its consumers (and any member taking a parameter of that name with no
    data edge into it). A parameter left out and not required is not passed, so the
@@ -18,6 +18,9 @@ Same semantics as the generated Prefect flows, read from the same lock:
 5. A failed operation's downstream is skipped; independent branches still finish; then
    FlowFailed lists every failure and every skipped operation.
 
+The plan (steps, edges, functions) is built once per registry and flow; a run only keeps
+per-operation counters, so its cost per operation stays close to a bare asyncio task.
+
 This module never imports Prefect.
 """
 
@@ -30,11 +33,12 @@ import logging
 import multiprocessing
 import os
 import time
+import weakref
 from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from compiler.lockfile import LockFlow, LockOperation
 from runtime.errors import FlowFailed, RuntimeUsageError, describe_exception
@@ -45,7 +49,7 @@ logger = logging.getLogger("orchc.local")
 State = Literal["pending", "running", "completed", "failed", "skipped"]
 
 
-@dataclass
+@dataclass(slots=True)
 class OpRecord:
     """What happened to one operation during a run."""
 
@@ -78,13 +82,15 @@ class RunReport:
         return {name: self.operations[name].error or "" for name in self.names("failed")}
 
 
-@dataclass(frozen=True)
-class _Step:
-    """One member operation, ready to run."""
+class _Step(NamedTuple):
+    """One member operation, ready to run. A named tuple, not a frozen dataclass: as
+    immutable (plans are shared by runs), and a quarter of the cost to build, once per
+    operation."""
 
     op: LockOperation
+    name: str
     function: Callable
-    #: every operation this one waits for (data and ordering edges)
+    #: every operation this one waits for (data and ordering edges), each once
     upstream: tuple[str, ...]
     #: (parameter, source operation) for each data edge
     data: tuple[tuple[str, str], ...]
@@ -94,14 +100,30 @@ class _Step:
     positional_only: tuple[str, ...]
     #: whether the function is a coroutine function (awaited on the loop)
     is_async: bool
+    #: whether a call runs in the process pool (a sync function with `executor="process"`)
+    in_process: bool
+    #: an async function called by keywords without a timeout: awaited as is, no wrapper
+    direct: bool
 
-    @property
-    def name(self) -> str:
-        return self.op.name
 
-    @property
-    def in_process(self) -> bool:
-        return self.op.executor == "process" and not self.is_async
+@dataclass(frozen=True)
+class _Plan:
+    """What running a flow needs that no run changes: built once per registry and flow."""
+
+    flow: LockFlow
+    #: the steps in topological order; the lists below are indexed like it
+    steps: tuple[_Step, ...]
+    #: the indices of the steps waiting for each step
+    downstream: tuple[tuple[int, ...], ...]
+    #: how many steps each step waits for
+    upstream_counts: tuple[int, ...]
+    #: the steps waiting for nothing, started first
+    roots: tuple[int, ...]
+    #: workers of the thread pool: one per step, plus one per retry after a timeout, since
+    #: a timed-out call keeps its thread
+    thread_count: int
+    #: how many steps run in the process pool
+    process_count: int
 
 
 # -- planning -----------------------------------------------------------------------------
@@ -134,35 +156,82 @@ def _positional_only(function: Callable) -> tuple[str, ...]:
     return tuple(p.name for p in parameters if p.kind is inspect.Parameter.POSITIONAL_ONLY)
 
 
-def plan(registry: Registry, flow: LockFlow) -> list[_Step]:
-    """The flow's steps in topological order, functions imported through the registry."""
+def _step(op: LockOperation, function: Callable, upstream: tuple[str, ...],
+          data: tuple[tuple[str, str], ...], flow_params: tuple[str, ...]) -> _Step:
+    is_async = inspect.iscoroutinefunction(function)
+    positional_only = _positional_only(function)
+    return _Step(op, op.name, function, upstream, data, flow_params, positional_only, is_async,
+                 in_process=op.executor == "process" and not is_async,
+                 direct=is_async and not positional_only and op.timeout_seconds is None)
+
+
+def _flow_params_taken(consumers: dict[str, set[str]], op: LockOperation,
+                       data: tuple[tuple[str, str], ...]) -> tuple[str, ...]:
+    """The flow parameters (`consumers`: name -> its consumers) that `op` consumes or has a
+    parameter of that name for, except the parameters a data edge feeds."""
+    if not consumers:
+        return ()
+    bound = {param for param, _ in data}
+    own = {p.name for p in op.params}
+    return tuple(name for name, ops in consumers.items()
+                 if name not in bound and (op.name in ops or name in own))
+
+
+def plan(registry: Registry, flow: LockFlow) -> _Plan:
+    """The flow's plan: its steps in topological order, functions imported through the
+    registry, and who waits for whom."""
     members = set(flow.operations)
-    incoming = [edge for edge in registry.lock.edges if edge.target in members]
-    for edge in incoming:
+    upstream: dict[str, dict[str, None]] = defaultdict(dict)  # target -> sources, each once
+    data: dict[str, list[tuple[str, str]]] = defaultdict(list)  # target -> (param, source)
+    for edge in registry.lock.edges:  # one pass: a flow may hold thousands of operations
+        if edge.target not in members:
+            continue
         if edge.source not in members:
             raise RuntimeUsageError(
                 f"the lockfile is inconsistent: `{edge.target}` depends on `{edge.source}`, "
                 f"which is not in flow `{flow.name}`", "run `orchc build`")
-    by_target = defaultdict(list)  # one pass: a flow may hold thousands of operations
-    for edge in incoming:
-        by_target[edge.target].append(edge)
-    flow_params = [(p, set(p.consumers)) for p in flow.params]
+        upstream[edge.target][edge.source] = None
+        if edge.param is not None:
+            data[edge.target].append((edge.param, edge.source))
+    consumers = {p.name: set(p.consumers) for p in flow.params}
     steps = []
     for name in flow.operations:
-        op = registry.operations[name]
-        edges = by_target[name]
-        data = tuple((edge.param, edge.source) for edge in edges if edge.param is not None)
-        bound = {param for param, _ in data}
-        own = {p.name for p in op.params}
-        takes = tuple(
-            p.name for p, consumers in flow_params
-            if p.name not in bound and (name in consumers or p.name in own)
-        )
-        function = registry.function(name)
-        upstream = tuple(dict.fromkeys(edge.source for edge in edges))
-        steps.append(_Step(op, function, upstream, data, takes, _positional_only(function),
-                           inspect.iscoroutinefunction(function)))
-    return steps
+        op, inputs = registry.operations[name], tuple(data.get(name, ()))
+        steps.append(_step(op, registry.function(name), tuple(upstream.get(name, ())), inputs,
+                           _flow_params_taken(consumers, op, inputs)))
+    return _link(flow, steps)
+
+
+def _link(flow: LockFlow, steps: list[_Step]) -> _Plan:
+    """The plan of `steps`: who waits for whom, by index, and the pool sizes."""
+    index = {step.name: i for i, step in enumerate(steps)}
+    downstream: list[list[int]] = [[] for _ in steps]
+    for i, step in enumerate(steps):
+        for name in step.upstream:
+            downstream[index[name]].append(i)
+    timed_retries = sum(s.op.retries for s in steps if s.op.timeout_seconds is not None)
+    return _Plan(
+        flow, tuple(steps), tuple(map(tuple, downstream)),
+        upstream_counts=tuple(len(step.upstream) for step in steps),
+        roots=tuple(i for i, step in enumerate(steps) if not step.upstream),
+        thread_count=max(1, len(steps) + timed_retries),
+        process_count=sum(1 for step in steps if step.in_process),
+    )
+
+
+#: plans by registry (dropped with it) and flow name; a plan is reused while the registry
+#: still holds the same locked flow
+_plans: weakref.WeakKeyDictionary[Registry, dict[str, _Plan]] = weakref.WeakKeyDictionary()
+
+
+def cached_plan(registry: Registry, flow: LockFlow) -> _Plan:
+    """`plan(registry, flow)`, built on the flow's first run: the lock and the registry's
+    imported functions do not change between runs."""
+    plans = _plans.setdefault(registry, {})
+    found = plans.get(flow.name)
+    if found is None or found.flow is not flow:
+        found = plans[flow.name] = plan(registry, flow)
+    return found
 
 
 def _delay(op: LockOperation, retry: int) -> float:
@@ -177,107 +246,176 @@ def _delay(op: LockOperation, retry: int) -> float:
 
 
 class _Run:
-    """One execution of a planned flow."""
+    """One execution of a planned flow.
 
-    def __init__(self, flow: LockFlow, steps: list[_Step], params: dict[str, Any], report: RunReport) -> None:
-        self.flow = flow
-        self.steps = steps
+    Each step counts the upstream steps it still waits for; the step finishing last starts
+    it (or skips it when one of them did not complete). A step task therefore runs once,
+    never parks on its upstream, and never raises for a failed operation.
+    """
+
+    def __init__(self, plan: _Plan, params: dict[str, Any], report: RunReport) -> None:
+        self.plan = plan
+        self.steps = plan.steps
         self.params = params
         self.report = report
+        self.records = [OpRecord(step.name) for step in plan.steps]
         self.results: dict[str, Any] = {}
-        self.tasks: dict[str, asyncio.Task] = {}
-        self.threads = ThreadPoolExecutor(
-            max_workers=self._thread_count(), thread_name_prefix=f"orchc-{flow.name}")
+        #: per step, how many upstream steps have not finished yet
+        self.waiting = list(plan.upstream_counts)
+        #: steps with an upstream step that failed or was skipped
+        self.blocked: set[int] = set()
+        self.unfinished = len(plan.steps)
+        #: the tasks of the steps running, by index: asyncio itself keeps only weak
+        #: references to tasks, and a finished one is dropped so its memory goes at once
+        self.running: dict[int, asyncio.Task] = {}
+        self.threads: ThreadPoolExecutor | None = None
         self.processes: ProcessPoolExecutor | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+        #: resolved when every step is over
+        self.done: asyncio.Future | None = None
+        #: read once: `logger.info` costs a call per operation even when disabled
+        self.log_completions = logger.isEnabledFor(logging.INFO)
 
-    def _thread_count(self) -> int:
-        # a timed-out call keeps its thread, so each retry after a timeout may need one more
-        extra = sum(s.op.retries for s in self.steps if s.op.timeout_seconds is not None)
-        return max(1, len(self.steps) + extra)
+    def _thread_pool(self) -> ThreadPoolExecutor:
+        if self.threads is None:
+            self.threads = ThreadPoolExecutor(
+                max_workers=self.plan.thread_count, thread_name_prefix=f"orchc-{self.plan.flow.name}")
+        return self.threads
 
     def _process_pool(self) -> ProcessPoolExecutor:
         if self.processes is None:
-            count = sum(1 for s in self.steps if s.in_process)
             # spawn, not fork: forking a process that runs threads can deadlock the child
             self.processes = ProcessPoolExecutor(
-                max_workers=max(1, min(count, os.cpu_count() or 1)),
+                max_workers=max(1, min(self.plan.process_count, os.cpu_count() or 1)),
                 mp_context=multiprocessing.get_context("spawn"))
         return self.processes
 
     async def execute(self) -> None:
-        for step in self.steps:
-            self.report.operations[step.name] = OpRecord(step.name)
-        for step in self.steps:  # topological order: upstream tasks exist already
-            self.tasks[step.name] = asyncio.create_task(self._run_step(step), name=step.name)
+        self.report.operations.update(zip((step.name for step in self.steps), self.records, strict=True))
+        self.loop = asyncio.get_running_loop()
+        self.done = self.loop.create_future()
         try:
-            await asyncio.wait(self.tasks.values())
-        finally:
-            for task in self.tasks.values():
+            for index in self.plan.roots:
+                self._start(index)
+            if self.unfinished:
+                await self.done
+        except BaseException:
+            for task in list(self.running.values()):  # cancelled or interrupted: stop what still runs
                 task.cancel()
+            raise
+        finally:
             self._shutdown()
 
     def _shutdown(self) -> None:
-        self.threads.shutdown(wait=False, cancel_futures=True)
+        if self.threads is not None:
+            self.threads.shutdown(wait=False, cancel_futures=True)
         if self.processes is not None:
             self.processes.shutdown(wait=self.report.abandoned == 0, cancel_futures=True)
 
-    async def _run_step(self, step: _Step) -> None:
-        for name in step.upstream:
-            upstream = self.tasks[name]
-            if not upstream.done():
-                await upstream  # step tasks never raise: failures are recorded, not raised
-        record = self.report.operations[step.name]
-        blocked = [name for name in step.upstream if self.report.operations[name].state != "completed"]
-        if blocked:
-            record.state = "skipped"
-            logger.warning("`%s` skipped: upstream `%s` did not complete", step.name, blocked[0])
-            return
-        await self._run_with_retries(step, record, self._arguments(step))
+    def _start(self, index: int) -> None:
+        self.running[index] = self.loop.create_task(self._run_step(index), name=self.steps[index].name)
+
+    def _finish(self, index: int, completed: bool) -> None:
+        """Step `index` is over: start the steps that waited only for it, or skip them when
+        one of their upstream steps did not complete."""
+        waiting, blocked = self.waiting, self.blocked
+        self.unfinished -= 1
+        for later in self.plan.downstream[index]:
+            if not completed:
+                blocked.add(later)
+            waiting[later] -= 1
+            if not waiting[later]:
+                if later in blocked:
+                    self._skip(later)
+                else:
+                    self._start(later)
+        if not self.unfinished and not self.done.done():
+            self.done.set_result(None)
+
+    def _skip(self, index: int) -> None:
+        """Skip step `index`, then the steps it leaves with nothing more to wait for (a loop,
+        not recursion: skips may cascade down thousands of steps)."""
+        waiting, blocked, operations = self.waiting, self.blocked, self.report.operations
+        skipped = [index]
+        while skipped:
+            index = skipped.pop()
+            step = self.steps[index]
+            self.records[index].state = "skipped"
+            self.unfinished -= 1
+            blocker = next(name for name in step.upstream if operations[name].state != "completed")
+            logger.warning("`%s` skipped: upstream `%s` did not complete", step.name, blocker)
+            for later in self.plan.downstream[index]:
+                blocked.add(later)
+                waiting[later] -= 1
+                if not waiting[later]:
+                    skipped.append(later)
 
     def _arguments(self, step: _Step) -> dict[str, Any]:
-        kwargs = {name: self.params[name] for name in step.flow_params if name in self.params}
-        kwargs.update({param: self.results[source] for param, source in step.data})
+        results = self.results
+        kwargs = {param: results[source] for param, source in step.data}
+        if step.flow_params:
+            params = self.params
+            kwargs.update({name: params[name] for name in step.flow_params if name in params})
         return kwargs
 
-    async def _run_with_retries(self, step: _Step, record: OpRecord, kwargs: dict[str, Any]) -> None:
+    async def _run_step(self, index: int) -> None:
+        """Call the step until it succeeds or its retries are spent; record the outcome."""
+        step, record = self.steps[index], self.records[index]
         record.state = "running"
+        completed = False
         start = time.perf_counter()
-        for attempt in range(step.op.retries + 1):
-            record.attempts = attempt + 1
-            try:
-                self.results[step.name] = await self._call(step, kwargs)
-            except Exception as error:  # the user's operation failed: record it, maybe retry
-                record.error = describe_exception(error)
-                if attempt == step.op.retries:
-                    break
-                delay = _delay(step.op, attempt)
-                logger.warning("`%s` attempt %d/%d failed: %s; retrying in %gs", step.name,
-                               attempt + 1, step.op.retries + 1, record.error, delay)
-                await asyncio.sleep(delay)
-            else:
-                record.state, record.error = "completed", None
-                record.duration = time.perf_counter() - start
+        try:
+            kwargs = self._arguments(step)
+            while not completed and record.attempts <= step.op.retries:  # one pass per attempt
+                record.attempts += 1
+                try:
+                    value = await (step.function(**kwargs) if step.direct else self._call(step, kwargs))
+                except Exception as error:  # the user's operation failed: record it, maybe retry
+                    record.error = describe_exception(error)
+                    if record.attempts <= step.op.retries:
+                        await self._before_retry(step, record)
+                else:
+                    self.results[step.name] = value
+                    completed = True
+        except BaseException as error:  # cancelled, interrupted or a bug: not an operation failure
+            if not self.done.done():
+                self.done.set_exception(error)  # this step will never finish, so neither will the run
+            raise
+        finally:
+            record.duration = time.perf_counter() - start
+            del self.running[index]
+        self._record_outcome(step, record, completed)
+        self._finish(index, completed)
+
+    async def _before_retry(self, step: _Step, record: OpRecord) -> None:
+        delay = _delay(step.op, record.attempts - 1)
+        logger.warning("`%s` attempt %d/%d failed: %s; retrying in %gs", step.name,
+                       record.attempts, step.op.retries + 1, record.error, delay)
+        await asyncio.sleep(delay)
+
+    def _record_outcome(self, step: _Step, record: OpRecord, completed: bool) -> None:
+        if completed:
+            record.state, record.error = "completed", None
+            if self.log_completions:
                 logger.info("`%s` completed in %.2fs", step.name, record.duration)
-                return
-        record.state = "failed"
-        record.duration = time.perf_counter() - start
-        logger.error("`%s` failed after %d attempt(s): %s", step.name, record.attempts, record.error)
+        else:
+            record.state = "failed"
+            logger.error("`%s` failed after %d attempt(s): %s", step.name, record.attempts, record.error)
 
     async def _call(self, step: _Step, kwargs: dict[str, Any]) -> Any:
-        awaitable = self._start(step, kwargs)
+        """One call of a step that is not `direct`: sync, positional-only or timed out."""
+        awaitable = self._begin(step, kwargs)
         timeout = step.op.timeout_seconds
         if timeout is None:
             return await awaitable
         try:
             return await asyncio.wait_for(awaitable, timeout)
-        except TimeoutError:
+        except asyncio.TimeoutError:  # not the builtin TimeoutError before Python 3.11
             if not step.is_async:
                 self.report.abandoned += 1
             raise TimeoutError(f"`{step.name}` did not finish within {timeout:g}s") from None
 
-    def _start(self, step: _Step, kwargs: dict[str, Any]):
-        if step.is_async and not step.positional_only:
-            return step.function(**kwargs)
+    def _begin(self, step: _Step, kwargs: dict[str, Any]):
         kwargs = dict(kwargs)
         args = []
         for name in step.positional_only:
@@ -286,16 +424,17 @@ class _Run:
             args.append(kwargs.pop(name))
         if step.is_async:
             return step.function(*args, **kwargs)
-        executor: Executor = self._process_pool() if step.in_process else self.threads
+        executor: Executor = self._process_pool() if step.in_process else self._thread_pool()
         call = functools.partial(step.function, *args, **kwargs)
-        return asyncio.get_running_loop().run_in_executor(executor, call)
+        return self.loop.run_in_executor(executor, call)
 
     def outcome(self) -> Any:
         """The flow's result, or FlowFailed when any operation failed."""
         failures = self.report.failures
+        flow = self.plan.flow
         if failures:
-            raise FlowFailed(self.flow.name, failures, self.report.names("skipped"), self.report)
-        sinks = self.flow.sinks
+            raise FlowFailed(flow.name, failures, self.report.names("skipped"), self.report)
+        sinks = flow.sinks
         if len(sinks) == 1:
             return self.results[sinks[0]]
         return {sink: self.results[sink] for sink in sinks}
@@ -315,7 +454,7 @@ async def run_flow(registry: Registry, flow_name: str, params: dict[str, Any] | 
     params = dict(params or {})
     check_params(flow, params)
     report = report if report is not None else RunReport(flow_name)
-    run = _Run(flow, plan(registry, flow), params, report)
+    run = _Run(cached_plan(registry, flow), params, report)
     start = time.perf_counter()
     try:
         await run.execute()
