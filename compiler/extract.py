@@ -5,8 +5,8 @@
 1. A file whose text lacks the word `operation` has no operations: it is not parsed.
 2. Python's own parser outlines the file (`compiler.outline`): a syntax error is one
    OC201 diagnostic, placed and worded by Python. The outline gives each top-level
-   function's whole lines (its source hash covers them) and a reduced text: the same
-   lines, with the bodies of defs and classes blanked. libcst parses the reduced text,
+   function's whole lines (its source hash covers them) and a reduced text: the file
+   with the bodies of defs and classes dropped. libcst parses the reduced text,
    which holds everything extraction reads at a fraction of the tokens.
 3. The module-level imports are read (`compiler.annotations.module_bindings`) to learn
    which local names stand for `runtime.operation` (`OPERATION`), however imported.
@@ -20,7 +20,7 @@
    expression over the text; only when the text holds more of them than the imports
    and step 4 account for are the remaining statements walked (comments and strings
    may make the count too high, which costs a walk, never a wrong result). The walk
-   needs what the reduction blanked, so then libcst parses the whole file after all.
+   needs what the reduction dropped, so then libcst parses the whole file after all.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import re
+import warnings
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
@@ -169,7 +170,7 @@ class _Extractor:
 
     `module` is the whole file (`whole`) or the outline's reduced text, which keeps
     everything extraction reads in place; `run` on the reduced module returns None when
-    the marker is used somewhere the reduction blanked (a method, a nested function...).
+    the marker is used somewhere the reduction dropped (a method, a nested function...).
     """
 
     def __init__(self, source: SourceFile, module: cst.Module, shape: Outline, whole: bool) -> None:
@@ -648,11 +649,26 @@ class _OperationReader:
         return TypeRef(self._code(annotation.annotation), resolve(annotation.annotation, self.extractor.bindings))
 
 
+# The literals written most (names, tags, small numbers) are read without a parse:
+# `ast.literal_eval` parses its argument, a compile per decorator argument and default.
+_PLAIN_STRING = re.compile(r"""(?:"[^"\\\r\n]*"|'[^'\\\r\n]*')\Z""")
+_DECIMAL = re.compile(r"(?:0|[1-9][0-9]*)\Z")
+_CONSTANTS = {"True": True, "False": False, "None": None}
+
+
 def _literal_value(source: str) -> object:
     """The value of a literal expression's source, `_INVALID` when it is not a literal."""
+    if _PLAIN_STRING.match(source):  # no prefix, no escape, no line break: the text is the value
+        return source[1:-1]
+    if _DECIMAL.match(source):
+        return int(source)
+    if source in _CONSTANTS:
+        return _CONSTANTS[source]
     try:
-        # Parenthesised so implicit string concatenation may span lines.
-        return ast.literal_eval("(" + source + "\n)")
+        with warnings.catch_warnings():  # `"\d"` and the like: the user's concern, not a build's
+            warnings.simplefilter("ignore")
+            # Parenthesised so implicit string concatenation may span lines.
+            return ast.literal_eval("(" + source + "\n)")
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
         return _INVALID
 

@@ -5,10 +5,11 @@ Extraction reads module-level imports and assignments, the names of top-level de
 classes, and the decorators, signatures and docstrings of top-level functions. It never
 reads the statements inside a def or class body, yet in a typical module those bodies
 are most of the tokens, and libcst's parser costs about seven times Python's. So the
-C parser (`ast`) outlines the module first, and the reduced text keeps every line in
-place (same line numbers, same columns) but blanks each top-level def's and class's body
-down to its docstring, or to one `pass` at the body's indentation. Positions found in the
-reduced text are positions in the file.
+C parser (`ast`) outlines the module first, and the reduced text drops each top-level
+def's body but for its docstring (or one `pass` at the body's indentation), and reduces
+every other def and class to `def NAME(): pass` / `class NAME: pass`. The lines a
+function keeps are contiguous and unchanged, so a position inside a function's header is
+its position in the file once the function's first line (from the outline) is known.
 
 A top-level function's text (for its source hash) is its whole lines in the real text:
 from the line of its first decorator's `@` to the last line of its last statement.
@@ -38,7 +39,7 @@ class FunctionLines:
 
 @dataclass(frozen=True, slots=True)
 class Outline:
-    #: the text with each top-level def's and class's body blanked (same lines)
+    #: the text with each top-level def's and class's body dropped (see above)
     reduced: str
     #: every top-level function (`def` and `async def`), in source order
     functions: tuple[FunctionLines, ...]
@@ -70,7 +71,7 @@ def outline(text: str) -> Outline:
         if isinstance(statement, _DEFS):
             functions.append(FunctionLines(statement.name, first, statement.end_lineno or 0))
         if _may_be_marked(statement, first, lines):
-            _blank_body(statement, lines)
+            _drop_body(statement, lines)
         else:
             _stub(statement, first, lines)
     return Outline("".join(lines), tuple(functions), line_starts, text)
@@ -89,7 +90,7 @@ def _stub(statement: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef, firs
     signature = "" if keyword == "class" else "()"
     lines[first - 1] = f"{keyword} {statement.name}{signature}: pass{_line_break(lines[first - 1]) or chr(10)}"
     for number in range(first + 1, (statement.end_lineno or first) + 1):
-        lines[number - 1] = _line_break(lines[number - 1])
+        lines[number - 1] = ""
 
 
 def _first_line(statement: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef, lines: list[str]) -> int:
@@ -103,8 +104,8 @@ def _first_line(statement: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
     return line
 
 
-def _blank_body(statement: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef, lines: list[str]) -> None:
-    """Blank the body's lines, keeping a leading docstring or else one `pass`; a body
+def _drop_body(statement: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef, lines: list[str]) -> None:
+    """Drop the body's lines, keeping a leading docstring or else one `pass`; a body
     that shares a line with its header or its docstring stays as it is."""
     first, last = statement.body[0], statement.end_lineno or 0
     start = _first_line(first, lines) if isinstance(first, _BODY_TYPES) else first.lineno
@@ -120,7 +121,7 @@ def _blank_body(statement: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
         keep = start
         lines[keep - 1] = indent + "pass" + _line_break(first_text)
     for number in range(keep + 1, last + 1):
-        lines[number - 1] = _line_break(lines[number - 1])
+        lines[number - 1] = ""
 
 
 def _is_docstring(statement: ast.stmt) -> bool:
