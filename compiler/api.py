@@ -7,6 +7,7 @@ only when the bytes differ; nothing is written when any error was found.
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import os
 import re
@@ -166,10 +167,10 @@ def _extract_all(reads: list[SourceFile | Diagnostic], cache: Cache) -> tuple[li
         else:
             results[index] = found
         cache.used_extractions.add(key)
-    for (index, key, read), found in zip(todo, _extract_many([read for _, _, read in todo])):
+    if todo:
+        cache.prepare("extract")  # here, not in each worker at once
+    for (index, _, _), found in zip(todo, _extract_many([(key, read) for _, key, read in todo], cache)):
         results[index] = found
-        if not has_errors(found[1]):  # a file with errors is being edited: parse it again
-            cache.put_extraction(key, *found)
     operations: list[OperationSpec] = []
     diagnostics: list[Diagnostic] = []
     for index in range(len(reads)):
@@ -179,20 +180,32 @@ def _extract_all(reads: list[SourceFile | Diagnostic], cache: Cache) -> tuple[li
     return operations, diagnostics
 
 
-def _extract_many(files: list[SourceFile]) -> list[tuple]:
+def _extract_and_remember(cache: Cache, item: tuple[str, SourceFile]) -> tuple:
+    """Extract one file and cache the result under its key (in the worker that extracted
+    it: encoding and writing entries is work to share too)."""
     from compiler.extract import extract
 
-    workers = min(worker_count(), len(files))
-    if workers < 2 or len(files) <= PARALLEL_THRESHOLD:
-        return [extract(file) for file in files]
+    key, file = item
+    found = extract(file)
+    if not has_errors(found[1]):  # a file with errors is being edited: parse it again
+        cache.put_extraction(key, *found)
+    return found
+
+
+def _extract_many(items: list[tuple[str, SourceFile]], cache: Cache) -> list[tuple]:
+    """`_extract_and_remember` of each (key, file), across processes when worth it."""
+    work = functools.partial(_extract_and_remember, cache)
+    workers = min(worker_count(), len(items))
+    if workers < 2 or len(items) <= PARALLEL_THRESHOLD:
+        return [work(item) for item in items]
     # biggest first, so no worker is left with a long file at the end
-    order = sorted(range(len(files)), key=lambda i: -len(files[i].text))
+    order = sorted(range(len(items)), key=lambda i: -len(items[i][1].text))
     # fork is the cheapest start (the parent has libcst loaded), but only safe without threads
     fork = threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if fork else "spawn")
     with ProcessPoolExecutor(workers, mp_context=context) as pool:
-        found = list(pool.map(extract, [files[i] for i in order], chunksize=max(1, len(files) // (workers * 8))))
-    results: list = [None] * len(files)
+        found = list(pool.map(work, [items[i] for i in order], chunksize=max(1, len(items) // (workers * 8))))
+    results: list = [None] * len(items)
     for index, result in zip(order, found):
         results[index] = result
     return results

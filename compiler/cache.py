@@ -129,7 +129,7 @@ class Cache:
             return
         entry = {"schema": SCHEMA, "kind": kind, "key": key, "fingerprint": fingerprint(), "payload": payload}
         try:
-            self._prepare(kind)
+            self.prepare(kind)
             data = json.dumps(entry, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
             handle, temporary = tempfile.mkstemp(prefix=".", suffix=".tmp", dir=self.folder / kind)
             try:
@@ -142,14 +142,21 @@ class Cache:
         except OSError:
             self.enabled = False
 
-    def _prepare(self, kind: str) -> None:
-        if not self._ready:
-            self.folder.mkdir(exist_ok=True)
-            ignore = self.folder / ".gitignore"
-            if not ignore.is_file():
-                ignore.write_text("# orchc's cache: safe to delete, never commit\n*\n", encoding="utf-8")
-            self._ready = True
-        (self.folder / kind).mkdir(exist_ok=True)
+    def prepare(self, kind: str) -> None:
+        """Create the cache folder (with its .gitignore) and the folder of `kind`; a
+        folder that cannot be created disables the cache."""
+        if not self.enabled:
+            return
+        try:
+            if not self._ready:
+                self.folder.mkdir(exist_ok=True)
+                ignore = self.folder / ".gitignore"
+                if not ignore.is_file():
+                    ignore.write_text("# orchc's cache: safe to delete, never commit\n*\n", encoding="utf-8")
+                self._ready = True
+            (self.folder / kind).mkdir(exist_ok=True)
+        except OSError:
+            self.enabled = False
 
     def prune(self, kind: str, keep: set[str], slack: int = 64) -> None:
         """Delete entries of `kind` not in `keep` once they outnumber the live ones."""
