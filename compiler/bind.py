@@ -44,6 +44,8 @@ class GroupBinding:
 
 def split_union(resolved: str) -> list[str]:
     """Top-level members of a canonical union (`a | list[b | c]` -> `a`, `list[b | c]`)."""
+    if " | " not in resolved:  # most annotations: no need to walk the brackets
+        return [resolved.strip()] if resolved.strip() else []
     members, depth, start, index = [], 0, 0, 0
     while index < len(resolved):
         char = resolved[index]
@@ -76,6 +78,10 @@ class Binder:
         self.groups = frozenset(groups)
         self.opaque_types = opaque_types
         self.project_packages = project_packages
+        #: operation -> the scopes it binds in, innermost first (`naming.ancestors`)
+        self.scopes = {name: naming.ancestors(name) for name in self.operations}
+        #: resolved annotation -> its binding key (many parameters share a type)
+        self._binding_keys: dict[str, str | None] = {}
         self.by_key = self._name_index()
         self.by_type = self._type_index()
 
@@ -86,12 +92,14 @@ class Binder:
         subgroups by relative path (all with dots as underscores)."""
         index: dict[str, dict[str, set[Target]]] = defaultdict(lambda: defaultdict(set))
         for op in self.operations.values():
-            for scope in naming.ancestors(op.name):
-                index[scope][naming.relative(op.name, scope)].add(Target("operation", op.name))
-                index[scope][op.function].add(Target("operation", op.name))
+            target = Target("operation", op.name)
+            for scope in self.scopes[op.name]:
+                index[scope][naming.relative(op.name, scope)].add(target)
+                index[scope][op.function].add(target)
         for group in self.groups:
+            target = Target("group", group)
             for scope in naming.ancestors(group):
-                index[scope][naming.relative(group, scope)].add(Target("group", group))
+                index[scope][naming.relative(group, scope)].add(target)
         return index
 
     def _type_index(self) -> dict[str, dict[str, set[str]]]:
@@ -100,7 +108,7 @@ class Binder:
         for op in self.operations.values():
             key = self.binding_key(op.returns)
             if key is not None:
-                for scope in naming.ancestors(op.name):
+                for scope in self.scopes[op.name]:
                     index[scope][key].add(op.name)
         return index
 
@@ -117,8 +125,11 @@ class Binder:
         builtin, structural and opaque types (alone or as generic arguments) never do."""
         if ref is None:
             return None
-        key = without_none(ref.resolved)
-        return key if any(self._nominal_name(n) for n in _NAME.findall(key)) else None
+        if ref.resolved not in self._binding_keys:
+            key = without_none(ref.resolved)
+            nominal = any(self._nominal_name(n) for n in _NAME.findall(key))
+            self._binding_keys[ref.resolved] = key if nominal else None
+        return self._binding_keys[ref.resolved]
 
     # -- binding ------------------------------------------------------------------------
 
@@ -163,14 +174,14 @@ class Binder:
         explicit = dict(op.options.inputs)
         if param.name in explicit:
             return self._bind_explicit(op, param, explicit[param.name])
-        for scope in naming.ancestors(op.name):
+        for scope in self.scopes[op.name]:
             found = self._candidates_by_name(op, scope, param.name)
             if found:
                 return self._bind_found(op, param, scope, found, "name")
         key = self.binding_key(param.annotation)
         if key is None:
             return []
-        for scope in naming.ancestors(op.name):
+        for scope in self.scopes[op.name]:
             producers = self.by_type.get(scope, {}).get(key, set()) - {op.name}
             if producers:
                 found = {Target("operation", name) for name in producers}

@@ -13,6 +13,7 @@ parsed again before it is returned.
 from __future__ import annotations
 
 import ast
+import functools
 import keyword
 import math
 import os
@@ -119,6 +120,7 @@ def _unique(base: str, taken: set[str], reserved: frozenset[str] = frozenset()) 
     return name
 
 
+@functools.lru_cache(maxsize=4096)  # flows share parameters: parse each text once
 def _literal(text: str | None) -> str | None:
     """The canonical source of a literal default, None when `text` is not a literal."""
     if text is None:
@@ -138,6 +140,7 @@ def _number(value: float | int) -> str:
     return repr(value) if math.isfinite(value) else f"float({repr(value)!r})"
 
 
+@functools.lru_cache(maxsize=4096)
 def _annotation(resolved: str | None) -> str | None:
     """`resolved` as source when it names builtins only (`list[str] | None`), else None."""
     if not resolved:
@@ -160,8 +163,20 @@ def _annotation(resolved: str | None) -> str | None:
 
 
 def _format(source: str) -> str:
-    ast.parse(source)  # a generator bug must surface here, not as broken output
+    _check_syntax(source)
     return black.format_str(source, mode=BLACK_MODE)
+
+
+def _check_syntax(source: str) -> None:
+    """Raise SyntaxError unless `source` parses: a generator bug must surface here, not as
+    broken output. `compile` clears most modules without the ~300k objects `ast.parse`
+    makes of a module of 500 tasks (they, and the garbage collections they set off, took
+    most of codegen's time); `ast.parse` alone decides on what it rejects, as compiling
+    also rejects some code that parses (a parameter name used twice)."""
+    try:
+        compile(source, "<generated>", "exec", dont_inherit=True)
+    except Exception:  # noqa: BLE001 -- the parse below raises exactly what it must
+        ast.parse(source)
 
 
 # -- formatting ---------------------------------------------------------------------------
@@ -175,34 +190,49 @@ def _format(source: str) -> str:
 
 class _Piece:
     """One top-level statement of a generated module: its text for black (one line per
-    logical line) and, while every line has a known shape, its black layout."""
+    logical line) and what its black layout is made of, laid out only when the module's
+    formatted text is not already remembered."""
+
+    __slots__ = ("calls", "raw", "simple")
 
     def __init__(self) -> None:
         self.raw: list[str] = []
-        self.lines: list[str] = []
+        #: per raw line, the arguments of `_layout` for a call too long for one line, else None
+        self.calls: list[tuple | None] = []
+        #: False once a string needs black (see `_string`)
         self.simple = True
 
     def line(self, text: str) -> None:
         self.raw.append(text)
-        self.lines.append(text)
-        if len(text) > LINE_LENGTH:
-            self.simple = False
+        self.calls.append(None)
 
     def call(self, indent: str, head: str, args: list[str], tail: str, collection: bool = False) -> None:
         """`head` + comma-separated `args` + `tail` (head ends with a bracket, tail starts
         with the matching one); `collection` for a display such as a dict."""
-        self.raw.append(indent + head + ", ".join(args) + tail)
-        laid = _layout(indent, head, args, tail, collection)
-        if laid is None:
-            self.simple = False
-        else:
-            self.lines.extend(laid)
+        text = indent + head + ", ".join(args) + tail
+        self.raw.append(text)
+        # a call that fits is its own layout (rule 1 of `_layout`): keep only what may split
+        self.calls.append((indent, head, args, tail, collection) if len(text) > LINE_LENGTH else None)
 
     def text(self, memo: Memo) -> str:
         raw = "\n".join(self.raw) + "\n"
-        if self.simple and raw.isascii():
-            return "\n".join(self.lines) + "\n"
+        lines = self._lines() if self.simple and raw.isascii() else None
+        if lines is not None:
+            return "\n".join(lines) + "\n"
         return memo("piece", raw, lambda: black.format_str(raw, mode=BLACK_MODE))
+
+    def _lines(self) -> list[str] | None:
+        """black's layout of every line, None when one has no known shape."""
+        lines: list[str] = []
+        for text, call in zip(self.raw, self.calls):
+            if call is None:
+                laid = [text] if len(text) <= LINE_LENGTH else None
+            else:
+                laid = _layout(*call)
+            if laid is None:
+                return None
+            lines += laid
+        return lines
 
 
 LINE_LENGTH = BLACK_MODE.line_length
@@ -264,7 +294,7 @@ def _raw(pieces: list[_Piece]) -> str:
 def _layout_module(pieces: list[_Piece], raw: str, memo: Memo) -> str:
     """The module black would make of `raw`: each piece laid out (or formatted by black
     alone, which gives the same lines), top-level pieces two blank lines apart."""
-    ast.parse(raw)  # a generator bug must surface here, not as broken output
+    _check_syntax(raw)
     text = "\n\n".join(piece.text(memo) for piece in pieces)
     if os.environ.get("ORCHC_VERIFY_FORMAT", "") not in ("", "0"):
         expected = black.format_str(raw, mode=BLACK_MODE)
@@ -451,6 +481,8 @@ class _ModuleWriter:
         if len(members) != len(flow.operations) or not members:
             raise _internal(f"flow `{flow.name}` names operations missing from the lock")
         params = {p.name: p for p in flow.params}
+        #: (parameter, consumer) pairs: a set, as a big flow's parameter has many consumers
+        takes = {(param.name, consumer) for param in params.values() for consumer in param.consumers}
         taken = set(params)
         local = {op: _unique(_local_name(op, flow.name), taken, self.plan.task_names) for op in members}
         position = {op: index for index, op in enumerate(members)}
@@ -464,7 +496,7 @@ class _ModuleWriter:
         function = _identifier(flow.function)
         piece.call("", f"async def {function}(", ["*", *signature] if signature else [], "):")
         for op in members:
-            self._submit(piece, op, local, params, position)
+            self._submit(piece, op, local, takes, position)
         returned = [f"{_string(op, piece)}: {local[op]}" for op in members]
         piece.call("    ", "return {", returned, "}", collection=True)
         return piece
@@ -480,15 +512,16 @@ class _ModuleWriter:
         default = _code_literal(default, piece) if default is not None else f"{self.alias['runtime']}.UNSET"
         return text + (f" = {default}" if annotation else f"={default}")
 
-    def _submit(self, piece: _Piece, name: str, local: dict[str, str], params: dict[str, LockFlowParam],
+    def _submit(self, piece: _Piece, name: str, local: dict[str, str], takes: set[tuple[str, str]],
                 position: dict[str, int]) -> None:
         op = self.plan.ops[name]
         data = self.plan.inputs.get(name, {})
         args = []
         for param in op.params:
-            if param.name in data:
-                args.append((param.name, local[data[param.name]]))
-            elif param.name in params and name in params[param.name].consumers:
+            source = data.get(param.name)
+            if source is not None:
+                args.append((param.name, local[source]))
+            elif (param.name, name) in takes:
                 args.append((param.name, param.name))
         positional = len(args) == len(op.params) and any(p in _SUBMIT_KEYWORDS for p, _ in args)
         texts = [value if positional else f"{p}={value}" for p, value in args]
@@ -500,7 +533,9 @@ class _ModuleWriter:
     def _ordering(self, name: str, local: dict[str, str], position: dict[str, int]) -> list[str]:
         """The futures `name` waits for without taking data (`depends_on` edges), in flow
         order: each member that is a source or lies in a source group."""
-        sources = self.plan.orders.get(name, set())
+        sources = self.plan.orders.get(name)
+        if not sources:
+            return []
         groups = [s for s in sources if s not in self.plan.ops]
         # without a group source only the sources can qualify: no need to scan the whole flow
         candidates = local if groups else sorted(sources & local.keys(), key=position.__getitem__)

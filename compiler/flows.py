@@ -7,52 +7,81 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 
-import networkx as nx
-
 from compiler import naming
 from compiler.diagnostics import Diagnostic
 from compiler.model import BINDABLE_KINDS, Edge, Flow, FlowParam, OperationSpec, ParamSpec
 
 
 def build_flows(
-    operations: Sequence[OperationSpec], edges: Sequence[Edge], groups: Sequence[str]
+    operations: Sequence[OperationSpec], edges: Sequence[Edge], groups: Sequence[str], order: Sequence[str]
 ) -> tuple[tuple[Flow, ...], list[Diagnostic]]:
-    """One flow per group and per flat operation, sorted by name (the graph is acyclic)."""
-    graph = nx.DiGraph()
-    graph.add_nodes_from(op.name for op in operations)
-    graph.add_edges_from((e.source, e.target) for e in edges)
+    """One flow per group and per flat operation, sorted by name.
+
+    `operations` are sorted by name; `order` holds them all in topological order, ties
+    broken by name. A flow's members are its core (the operations under its group) and
+    everything upstream of them, so whatever is upstream of a member is a member too:
+    operations outside the flow never decide which member comes next, and the members'
+    order in `order` is the tie-broken topological order of the flow's own subgraph. One
+    sort of the whole graph serves every flow.
+    """
+    position = {name: index for index, name in enumerate(order)}
+    upstream: dict[str, set[str]] = defaultdict(set)
+    downstream: dict[str, set[str]] = defaultdict(set)
+    for edge in edges:
+        upstream[edge.target].add(edge.source)
+        downstream[edge.source].add(edge.target)
     by_name = {op.name: op for op in operations}
-    bound = {(e.target, e.param) for e in edges if e.param is not None}
+    unbound_params = _unbound_params(operations, edges)
     heads = [*groups, *(op.name for op in operations if "." not in op.name and op.name not in groups)]
-    position = {name: index for index, name in enumerate(by_name)}
-    under: dict[str, list[str]] = defaultdict(list)  # group -> its operations, in `by_name` order
+    under: dict[str, list[str]] = defaultdict(list)  # group -> its operations, by name
     for name in by_name:
-        for scope in naming.ancestors(name):
+        for scope in naming.ancestors(name)[:-1]:
             under[scope].append(name)
     flows, diagnostics, reported = [], [], set()
     for head in sorted(heads):
         core = under.get(head, [])
         if head in by_name:  # a flat operation (or one named like a group: OC309)
-            core = sorted([head, *core], key=position.__getitem__)
-        members = set(core).union(*(nx.ancestors(graph, name) for name in core))
-        order = tuple(nx.lexicographical_topological_sort(graph.subgraph(members)))
-        params, found = _flow_params(head, [by_name[name] for name in order], bound, reported)
+            core = sorted([head, *core])
+        members = _with_upstream(core, upstream)
+        params, found = _flow_params(head, sorted(members), by_name, unbound_params, reported)
         diagnostics += found
-        flows.append(Flow(head, order, params, _sinks(core, graph)))
+        flows.append(Flow(head, tuple(sorted(members, key=position.__getitem__)), params, _sinks(core, downstream)))
     return tuple(flows), diagnostics
 
 
-def _sinks(core: list[str], graph: nx.DiGraph) -> tuple[str, ...]:
+def _with_upstream(core: list[str], upstream: dict[str, set[str]]) -> set[str]:
+    """`core` and every operation upstream of it."""
+    members = set(core)
+    todo = list(core)
+    while todo:
+        for source in upstream.get(todo.pop(), ()):
+            if source not in members:
+                members.add(source)
+                todo.append(source)
+    return members
+
+
+def _sinks(core: list[str], downstream: dict[str, set[str]]) -> tuple[str, ...]:
     inside = set(core)
-    return tuple(sorted(n for n in inside if not any(s in inside and s != n for s in graph.successors(n))))
+    return tuple(sorted(n for n in inside if not any(s in inside and s != n for s in downstream.get(n, ()))))
 
 
-def _flow_params(flow, members, bound, reported) -> tuple[tuple[FlowParam, ...], list[Diagnostic]]:
+def _unbound_params(operations: Sequence[OperationSpec], edges: Sequence[Edge]) -> dict[str, list[ParamSpec]]:
+    """Each operation's parameters that no edge feeds (what a flow must take), in order."""
+    bound = {(e.target, e.param) for e in edges if e.param is not None}
+    return {
+        op.name: [p for p in op.params if p.kind in BINDABLE_KINDS and (op.name, p.name) not in bound]
+        for op in operations
+    }
+
+
+def _flow_params(flow, members, by_name, unbound_params, reported) -> tuple[tuple[FlowParam, ...], list[Diagnostic]]:
+    """The flow's parameters; `members` sorted by name."""
     unbound: dict[str, list[tuple[OperationSpec, ParamSpec]]] = defaultdict(list)
-    for op in sorted(members, key=lambda o: o.name):
-        for param in op.params:
-            if param.kind in BINDABLE_KINDS and (op.name, param.name) not in bound:
-                unbound[param.name].append((op, param))
+    for name in members:
+        op = by_name[name]
+        for param in unbound_params[name]:
+            unbound[param.name].append((op, param))
     params, diagnostics = [], []
     for name in sorted(unbound):
         uses = unbound[name]

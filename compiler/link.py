@@ -7,11 +7,10 @@ duplicates, name collisions, bindings, group sinks, cycles, then flows.
 
 from __future__ import annotations
 
+import heapq
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-
-import networkx as nx
 
 from compiler import naming
 from compiler.bind import Binder, GroupBinding
@@ -33,8 +32,9 @@ def link(
     4. Resolve bindings to groups: a group stands for its single sink, so bindings are
        resolved deepest target group first (a group's sinks depend only on bindings to
        groups nested deeper inside it).
-    5. Report every cycle with the reason and location of each of its edges; a graph with
-       a cycle has no flows.
+    5. Sort the operations topologically (ties by name), once for every flow; when a
+       cycle prevents it, report every cycle with the reason and location of each of its
+       edges (a graph with a cycle has no flows).
     6. Build the flows (`compiler.flows`).
     """
     unique, diagnostics = _drop_duplicates(operations)
@@ -47,11 +47,12 @@ def link(
     group_edges, sink_diagnostics = _resolve_group_bindings(unique, edges, pending)
     edges = _sorted_edges([*edges, *group_edges])
     diagnostics += sink_diagnostics
-    cycle_diagnostics = _cycles(unique, edges)
-    diagnostics += cycle_diagnostics
+    order = _topological_order(unique, edges)
     flows = ()
-    if not cycle_diagnostics:
-        flows, flow_diagnostics = build_flows(unique, edges, groups)
+    if order is None:
+        diagnostics += _cycles(unique, edges)
+    else:
+        flows, flow_diagnostics = build_flows(unique, edges, groups, order)
         diagnostics += flow_diagnostics
     graph = Graph(operations=unique, edges=edges, flows=flows, groups=groups)
     return graph, sorted_diagnostics(diagnostics)
@@ -172,14 +173,38 @@ def _describe(edge: Edge) -> str:
     return f"`{edge.target}` takes `{edge.param}` from `{edge.source}` ({edge.reason} rule{via})"
 
 
+def _topological_order(operations: Sequence[OperationSpec], edges: Sequence[Edge]) -> list[str] | None:
+    """Every operation in topological order, ties broken by name (networkx's
+    `lexicographical_topological_sort`); None when the edges hold a cycle."""
+    downstream: dict[str, set[str]] = {op.name: set() for op in operations}
+    for edge in edges:
+        downstream[edge.source].add(edge.target)
+    waiting = dict.fromkeys(downstream, 0)  # how many upstream operations are not yet placed
+    for targets in downstream.values():
+        for target in targets:
+            waiting[target] += 1
+    ready = [name for name, count in waiting.items() if count == 0]
+    heapq.heapify(ready)
+    order = []
+    while ready:
+        name = heapq.heappop(ready)
+        order.append(name)
+        for target in downstream[name]:
+            waiting[target] -= 1
+            if waiting[target] == 0:
+                heapq.heappush(ready, target)
+    return order if len(order) == len(downstream) else None
+
+
 def _cycles(operations: Sequence[OperationSpec], edges: Sequence[Edge]) -> list[Diagnostic]:
-    """One diagnostic per strongly connected component that holds a cycle."""
+    """One diagnostic per strongly connected component that holds a cycle (link calls it
+    only once it knows there is one)."""
+    import networkx as nx  # only a project with a cycle needs it
+
     graph = nx.DiGraph()
     graph.add_nodes_from(op.name for op in operations)
     for edge in edges:
         graph.add_edge(edge.source, edge.target)
-    if nx.is_directed_acyclic_graph(graph):
-        return []  # find_cycle on an acyclic graph is slow: only look once one exists
     by_name = {op.name: op for op in operations}
     by_pair: dict[tuple[str, str], list[Edge]] = defaultdict(list)
     for edge in edges:

@@ -10,14 +10,29 @@ import subprocess
 import sys
 from pathlib import Path
 
+import networkx as nx
+import pytest
+import tomli_w
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from compiler import api
 from compiler.extract import extract
 from compiler.link import link
-from compiler.lockfile import dumps, loads
-from compiler.model import SourceFile
+from compiler.lockfile import (
+    HEADER,
+    LockEdge,
+    LockFile,
+    LockFlow,
+    LockFlowParam,
+    LockGenerated,
+    LockOperation,
+    LockParam,
+    LockProject,
+    dumps,
+    loads,
+)
+from compiler.model import Edge, OperationSpec, Options, OptionSpans, SourceFile, Span
 
 CASES = Path(__file__).parent / "cases"
 ORCHC = [sys.executable, "-m", "compiler"]
@@ -122,6 +137,100 @@ def test_lock_lookups_by_name_follow_copies_and_ignore_equality(tmp_path: Path) 
     copy = lock.model_copy(update={"operations": [renamed, *lock.operations[1:]]})
     assert copy.operation("renamed") is renamed and copy.operation(first.name) is None
     assert lock.operation(first.name) is first
+
+
+# -- the lock's text: tomli_w's output, written directly ----------------------------------
+
+_HOSTILE = st.sampled_from(['a"b', "\\", "\n", "\r\n", "\t", "\x00", "\x1f", "\x7f", "\b\f", "é✓𝔘", "\u2028",
+                            "'''", '"""', "", " ", "#", "[x]", "a = b", "x" * 90])
+_TEXT = st.one_of(_HOSTILE, st.text(max_size=8), st.lists(_HOSTILE, max_size=3).map("".join))
+_MAYBE_TEXT = st.none() | _TEXT
+_NUMBER = st.integers(min_value=-(2**70), max_value=2**70) | st.floats()
+_PARAM = st.builds(LockParam, name=_TEXT, annotation=_MAYBE_TEXT, type=_MAYBE_TEXT, default=_MAYBE_TEXT,
+                   default_literal=_MAYBE_TEXT)
+_OPERATION = st.builds(
+    LockOperation, name=_TEXT, module=_TEXT, function=_TEXT, file=_TEXT, line=st.integers(0, 10**6),
+    column=st.integers(0, 10**6), is_async=st.booleans(), source_hash=_TEXT, description=_MAYBE_TEXT,
+    returns=_MAYBE_TEXT, returns_type=_MAYBE_TEXT, retries=st.integers(0, 9),
+    retry_delay_seconds=_NUMBER | st.lists(_NUMBER, max_size=3), timeout_seconds=st.none() | _NUMBER,
+    tags=st.lists(_TEXT, max_size=3), cache=st.booleans(), persist_result=st.none() | st.booleans(),
+    executor=st.sampled_from(["thread", "process"]), params=st.lists(_PARAM, max_size=3))
+_EDGE = st.builds(LockEdge, source=_TEXT, target=_TEXT, param=_MAYBE_TEXT,
+                  reason=st.sampled_from(["inputs", "name", "type", "depends_on"]), via_group=_MAYBE_TEXT)
+_FLOW_PARAM = st.builds(LockFlowParam, name=_TEXT, annotation=_MAYBE_TEXT, type=_MAYBE_TEXT, required=st.booleans(),
+                        default=_MAYBE_TEXT, default_literal=_MAYBE_TEXT, consumers=st.lists(_TEXT, max_size=2))
+_FLOW = st.builds(LockFlow, name=_TEXT, module=_TEXT, function=_TEXT, operations=st.lists(_TEXT, max_size=3),
+                  sinks=st.lists(_TEXT, max_size=2), params=st.lists(_FLOW_PARAM, max_size=2))
+_LOCK = st.builds(
+    LockFile, schema=st.integers(0, 9),
+    project=st.builds(LockProject, out=_TEXT, package=_TEXT, source_roots=st.lists(_TEXT, max_size=2)),
+    operations=st.lists(_OPERATION, max_size=3), edges=st.lists(_EDGE, max_size=3), flows=st.lists(_FLOW, max_size=2),
+    generated=st.lists(st.builds(LockGenerated, path=_TEXT, sha256=_TEXT), max_size=2))
+
+
+def _tomli_w_text(lock: LockFile) -> str:
+    """The lock's text as the reference writer makes it."""
+    data = lock.model_dump(mode="json", by_alias=True, exclude_none=True)
+    return HEADER + "\n" + tomli_w.dumps(data, multiline_strings=False)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_LOCK)
+def test_lock_text_is_tomli_w_text(lock: LockFile) -> None:
+    assert dumps(lock) == _tomli_w_text(lock)
+
+
+@pytest.mark.parametrize("width", range(90, 104))
+def test_lock_text_keeps_tables_inline_up_to_tomli_w_width(width: int) -> None:
+    """An array of tables is written inline exactly while each entry fits in 100 columns."""
+    short = LockEdge(source="a", target="b", reason="name")
+    line = '    { source = "a", target = "b", reason = "name" },'
+    edge = short.model_copy(update={"source": "a" * (1 + width - len(line))})
+    lock = LockFile(project=LockProject(out="o", package="p", source_roots=["."]), edges=[short, edge])
+    text = dumps(lock)
+    assert text == _tomli_w_text(lock)
+    assert ("[[edges]]" in text) == (width > 100)
+
+
+def test_a_projects_lock_text_is_tomli_w_text(tmp_path: Path) -> None:
+    lock = api.analyse(copy_case("scraping_seed", tmp_path)).lock
+    assert dumps(lock) == _tomli_w_text(lock)
+
+
+# -- flows: one topological sort serves every flow -------------------------------------------
+
+_NAMES = ("a.x", "a.y", "a.b.x", "a.b.z", "c", "d.e.f", "d.g", "h")
+
+
+def _operation(name: str, depends_on: tuple[str, ...]) -> OperationSpec:
+    span = Span("ops.py", 1, 1)
+    return OperationSpec(name=name, module="ops", function=name.replace(".", "_"), span=span, decorator_span=span,
+                         name_span=span, is_async=False, params=(), returns=None, docstring=None,
+                         options=Options(depends_on=depends_on), option_spans=OptionSpans(), source_hash="sha256:0")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.permutations(_NAMES), st.sets(st.tuples(st.integers(0, 7), st.integers(0, 7))))
+def test_flows_follow_networkx_order_of_their_subgraph(rank: list[str], pairs: set[tuple[int, int]]) -> None:
+    """Each flow holds its group and everything upstream, in `lexicographical_topological_sort`
+    order of that subgraph (edges only run forward in `rank`, so the graph is acyclic)."""
+    upstream = {name: tuple(sorted({rank[i] for i, j in pairs if rank[j] == name and i < j})) for name in rank}
+    graph, diagnostics = link([_operation(name, upstream[name]) for name in rank])
+    assert not diagnostics
+    reference = nx.DiGraph([(e.source, e.target) for e in graph.edges])
+    reference.add_nodes_from(_NAMES)
+    for flow in graph.flows:
+        core = {n for n in _NAMES if n == flow.name or n.startswith(flow.name + ".")}
+        members = core.union(*(nx.ancestors(reference, n) for n in core))
+        assert flow.operations == tuple(nx.lexicographical_topological_sort(reference.subgraph(members)))
+        assert flow.sinks == tuple(sorted(n for n in core if not any(s in core for s in reference.successors(n))))
+
+
+def test_a_cycle_is_reported_and_leaves_no_flows() -> None:
+    graph, diagnostics = link([_operation("a.x", ("a.y",)), _operation("a.y", ("a.x",)), _operation("b", ())])
+    assert [d.code for d in diagnostics] == ["OC306"] and graph.flows == ()
+    assert set(graph.edges) == {Edge("a.y", "a.x", None, "depends_on"), Edge("a.x", "a.y", None, "depends_on")}
+
 
 # -- nothing written on error --------------------------------------------------------------
 
