@@ -7,14 +7,17 @@ only when the bytes differ; nothing is written when any error was found.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import gc
 import multiprocessing
 import os
 import re
 import tempfile
 import threading
-from concurrent.futures import ProcessPoolExecutor
 from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
@@ -24,8 +27,8 @@ from compiler.cache import Cache
 from compiler.cache import digest as cache_digest
 from compiler.config import Config, parse_config
 from compiler.diagnostics import Diagnostic, UsageError, has_errors, sorted_diagnostics
-from compiler.incremental import sha256 as _sha256
 from compiler.discover import SourcePath, find_sources, source_roots
+from compiler.incremental import sha256 as _sha256
 from compiler.model import OperationSpec, SourceFile, Span
 
 # The passes (libcst, networkx, black, pydantic) are imported where they are used: a
@@ -230,10 +233,30 @@ def analyse(path: str | os.PathLike | None = None) -> Analysis:
     return _analyse(root, config, config_diagnostics)
 
 
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause Python's cycle collector: the passes build millions of objects that live
+    until the process ends (and hold no cycles to collect), and with it on, each of its
+    full collections walks them all again: a third of link, lock and codegen on 10k ops."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def _analyse(root: Path, config: Config, config_diagnostics: tuple[Diagnostic, ...],
              sources: _Sources | None = None, cache: Cache | None = None) -> Analysis:
     """`analyse` once the configuration is loaded; `sources` and `cache` when the caller
     (`check`) has already read the sources and opened the cache."""
+    with _collector_paused():
+        return _analyse_now(root, config, config_diagnostics, sources, cache)
+
+
+def _analyse_now(root: Path, config: Config, config_diagnostics: tuple[Diagnostic, ...],
+                 sources: _Sources | None, cache: Cache | None) -> Analysis:
     from compiler.link import link
     from compiler.lockfile import dumps
 
