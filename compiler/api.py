@@ -377,6 +377,13 @@ def _patched(root: Path, config: Config, sources: _Sources, cache: Cache) -> _Pa
     return _Patched(state._replace(files=files, outputs=hashes), changed)
 
 
+def _adopt(root: Path, config: Config, sources: _Sources, cache: Cache, patched: _Patched) -> Analysis:
+    """Remember patched outputs (now on disk) as the latest clean analysis's, and say so."""
+    _remember(cache, sources.key, patched.state)
+    operations, flows = patched.state.counts
+    return Analysis(root, config, (), cached_counts=(operations, flows))
+
+
 def _remembered_operations(cache: Cache, state: _State, paths: list[str]) -> list[OperationSpec] | None:
     """The operations the latest clean analysis found in these files (None when the
     extraction cache no longer holds one of them)."""
@@ -559,9 +566,7 @@ def build(path: str | os.PathLike | None = None) -> BuildResult:
         patched = _patched(root, config, sources, cache)
         if patched is not None:
             written = tuple(p for p in sorted(patched.changed) if _write_atomic(root / p, patched.changed[p]))
-            _remember(cache, sources.key, patched.state)
-            counts = patched.state.counts
-            return BuildResult(Analysis(root, config, (), cached_counts=(counts[0], counts[1])), written)
+            return BuildResult(_adopt(root, config, sources, cache, patched), written)
     analysis = _analyse(root, config, problems, sources, cache)
     if not analysis.ok:
         return BuildResult(analysis, diagnostics=analysis.diagnostics)
@@ -597,9 +602,7 @@ def check(path: str | os.PathLike | None = None) -> tuple[Analysis, tuple[Diagno
             return unchanged, ()
         patched = _patched(root, config, sources, cache)
         if patched is not None and not patched.changed:  # e.g. a comment between functions
-            _remember(cache, sources.key, patched.state)
-            counts = patched.state.counts
-            return Analysis(root, config, (), cached_counts=(counts[0], counts[1])), ()
+            return _adopt(root, config, sources, cache, patched), ()
     analysis = _analyse(root, config, problems, sources, cache)
     if not analysis.ok:
         return analysis, analysis.diagnostics
