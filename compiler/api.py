@@ -132,18 +132,31 @@ class _Sources(NamedTuple):
     diagnostics: tuple[Diagnostic, ...]
     #: each file's text, or why it cannot be read (OC106), in path order
     reads: list[SourceFile | Diagnostic]
+    #: each file's extraction cache key (a digest of its path, module and text; None when
+    #: it can't be read), computed once: the per-file and project caches both use it
+    keys: list[str | None]
     #: the project-level cache key; None when discovery failed or a file can't be read
     key: str | None
+
+    @property
+    def packages(self) -> list[str]:
+        """The top-level packages of the sources, sorted (they decide which types bind
+        nominally)."""
+        return sorted({source.module.split(".", 1)[0] for source in self.paths})
 
 
 def _find_and_read(root: Path, config: Config) -> _Sources:
     paths, diagnostics = find_sources(root, config)
     reads = [_read_source(root, source) for source in paths]
-    return _Sources(paths, diagnostics, reads, None if diagnostics else _project_key(config, reads))
+    keys = [None if isinstance(read, Diagnostic) else cache_digest("extract", read.path, read.module, read.text)
+            for read in reads]
+    project = None if diagnostics or None in keys else cache_digest("project", repr(config), *keys)
+    return _Sources(paths, diagnostics, reads, keys, project)
 
 
-def _extract_all(reads: list[SourceFile | Diagnostic], cache: Cache) -> tuple[list[OperationSpec], list[Diagnostic]]:
-    """Every file's operations and diagnostics, in path order.
+def _extract_all(reads: list[SourceFile | Diagnostic], keys: list[str | None],
+                 cache: Cache) -> tuple[list[OperationSpec], list[Diagnostic]]:
+    """Every file's operations and diagnostics, in path order (`keys`: their cache keys).
 
     1. A file whose extraction is cached under the digest of its bytes (and path, module
        and orchc's own code) is not parsed again.
@@ -156,14 +169,13 @@ def _extract_all(reads: list[SourceFile | Diagnostic], cache: Cache) -> tuple[li
 
     results: dict[int, tuple] = {}
     todo: list[tuple[int, str, SourceFile]] = []
-    for index, read in enumerate(reads):
-        if isinstance(read, Diagnostic):
+    for index, (read, key) in enumerate(zip(reads, keys)):
+        if isinstance(read, Diagnostic) or key is None:
             results[index] = ((), (read,))
             continue
         if "operation" not in read.text:
             results[index] = extract(read)
             continue
-        key = cache_digest("extract", read.path, read.module, read.text)
         found = cache.get_extraction(key)
         if found is None:
             todo.append((index, key, read))
@@ -264,10 +276,10 @@ def _analyse_now(root: Path, config: Config, config_diagnostics: tuple[Diagnosti
         return Analysis(root, config, sorted_diagnostics(config_diagnostics))
     sources = sources if sources is not None else _find_and_read(root, config)
     cache = cache if cache is not None else Cache(root)
-    operations, extract_diagnostics = _extract_all(sources.reads, cache)
+    operations, extract_diagnostics = _extract_all(sources.reads, sources.keys, cache)
     cache.prune("extract", cache.used_extractions)
-    packages = frozenset(source.module.split(".", 1)[0] for source in sources.paths)
-    graph, link_diagnostics = link(operations, config.all_opaque_types, packages)
+    packages = sources.packages
+    graph, link_diagnostics = link(operations, config.all_opaque_types, frozenset(packages))
     diagnostics = sorted_diagnostics([
         *config_diagnostics, *sources.diagnostics, *extract_diagnostics,
         *_unimportable(operations), *link_diagnostics, *_empty(operations, config),
@@ -280,19 +292,12 @@ def _analyse_now(root: Path, config: Config, config_diagnostics: tuple[Diagnosti
     if not diagnostics:
         outputs = {config.lock: _sha256(analysis.lock_text), **{m.path: _sha256(m.text) for m in modules}}
         per_file = Counter(op.span.path for op in operations)
-        files = {read.path: [key, per_file[read.path]] for read, key in zip(sources.reads, _file_keys(sources.reads))}
-        _remember(cache, sources.key, _State(repr(config), sorted(packages), files, outputs, list(analysis.counts)))
+        files = {read.path: [key, per_file[read.path]] for read, key in zip(sources.reads, sources.keys)}
+        _remember(cache, sources.key, _State(repr(config), packages, files, outputs, list(analysis.counts)))
     return analysis
 
 
 # -- the project-level cache: an unchanged project needs no analysis to be checked ---------
-
-
-def _project_key(config: Config, reads: list[SourceFile | Diagnostic]) -> str | None:
-    """A digest of the configuration and every source file (None if one can't be read)."""
-    if any(isinstance(read, Diagnostic) for read in reads):
-        return None
-    return cache_digest("project", repr(config), *(f"{r.path}\0{r.module}\0{r.text}" for r in reads))
 
 
 class _State(NamedTuple):
@@ -308,10 +313,6 @@ class _State(NamedTuple):
     outputs: dict[str, str]
     #: [operations, flows]
     counts: list[int]
-
-
-def _file_keys(reads: list[SourceFile]) -> list[str]:
-    return [cache_digest("extract", read.path, read.module, read.text) for read in reads]
 
 
 def _remember(cache: Cache, key: str | None, state: _State) -> None:
@@ -350,16 +351,15 @@ def _patched(root: Path, config: Config, sources: _Sources, cache: Cache) -> _Pa
     """The latest clean analysis's outputs, patched for what changed in the sources since;
     None when that takes more than a patch (the caller analyses from scratch)."""
     state = _latest(cache, config) if sources.key is not None else None
-    if state is None or sorted({p.module.split(".", 1)[0] for p in sources.paths}) != state.packages:
+    if state is None or sources.packages != state.packages:
         return None
     reads: list[SourceFile] = sources.reads  # type: ignore[assignment]  # sources.key: all were read
-    keys = _file_keys(reads)
-    edited = [(read, key) for read, key in zip(reads, keys) if state.files.get(read.path, [None])[0] != key]
+    edited = [(read, key) for read, key in zip(reads, sources.keys) if state.files.get(read.path, [None])[0] != key]
     gone = set(state.files) - {read.path for read in reads}
     before = _remembered_operations(cache, state, [*(read.path for read, _ in edited), *gone])
     if before is None:
         return None
-    after, problems = _extract_all([read for read, _ in edited], cache)
+    after, problems = _extract_all([read for read, _ in edited], [key for _, key in edited], cache)
     outputs = {path: _read_text(root / path) for path in state.outputs}
     if problems or any(text is None or _sha256(text) != state.outputs[path] for path, text in outputs.items()):
         return None
