@@ -41,7 +41,7 @@ SCHEMA = 1
 #: the modules whose code decides what extraction, linking and codegen produce
 _FINGERPRINT_MODULES = (
     "__init__", "annotations", "api", "bind", "cache", "codegen", "config", "diagnostics", "discover", "extract",
-    "flows", "incremental", "link", "lockfile", "model", "naming", "outline", "positions",
+    "flows", "incremental", "link", "lockfile", "model", "naming", "outline", "positions", "toml_strings",
 )
 _fingerprint: str | None = None
 

@@ -16,6 +16,7 @@ import hashlib
 from collections.abc import Sequence
 
 from compiler.model import OperationSpec, OptionSpans, Span
+from compiler.toml_strings import basic_string
 
 _NO_SPANS = OptionSpans()
 
@@ -60,8 +61,8 @@ def patch(
         if patched != text:
             changed[path] = patched
             lock_text = _replace_once(
-                lock_text, f'\n[[generated]]\npath = {_toml_string(path)}\nsha256 = "{sha256(text)}"\n',
-                f'\n[[generated]]\npath = {_toml_string(path)}\nsha256 = "{sha256(patched)}"\n',
+                lock_text, f'\n[[generated]]\npath = {basic_string(path)}\nsha256 = "{sha256(text)}"\n',
+                f'\n[[generated]]\npath = {basic_string(path)}\nsha256 = "{sha256(patched)}"\n',
             )
             if lock_text is None:
                 return None
@@ -71,7 +72,7 @@ def patch(
 def _patch_operation(lock_text: str, op: OperationSpec, previous: OperationSpec) -> str | None:
     """The lock with one operation's line, column and source hash replaced, each found
     exactly once among its table's own keys (before its sub-tables)."""
-    header = f"\n[[operations]]\nname = {_toml_string(op.name)}\n"
+    header = f"\n[[operations]]\nname = {basic_string(op.name)}\n"
     start = lock_text.find(header)
     if start < 0 or lock_text.find(header, start + 1) >= 0:
         return None
@@ -93,14 +94,6 @@ def _replace_once(text: str | None, old: str, new: str) -> str | None:
     if text is None or text.count(old) != 1:
         return None
     return text.replace(old, new)
-
-
-def _toml_string(value: str) -> str:
-    """A TOML basic string for text that needs no escape (other text is not patched:
-    `_replace_once` then finds nothing and the build starts from scratch)."""
-    if any(c in value for c in '"\\') or not value.isprintable():
-        return "\0"
-    return f'"{value}"'
 
 
 def sha256(data: str | bytes) -> str:

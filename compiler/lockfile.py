@@ -18,6 +18,7 @@ import tomli
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from compiler.model import Edge, EdgeReason, Flow, FlowParam, Graph, OperationSpec, ParamSpec, TypeRef
+from compiler.toml_strings import basic_string
 
 SCHEMA_VERSION = 1
 HEADER = (
@@ -233,12 +234,10 @@ def dumps(lock: LockFile) -> str:
 #   fits on one line as an inline table (`    { k = v },` within 100 characters), when it
 #   is a multi-line array of inline tables; any other list is a multi-line array, with
 #   one item per line and a trailing comma (`[]` when empty);
-# - strings are basic strings: `"`, `\` and control characters (but tab) escaped.
+# - strings are basic strings (`compiler.toml_strings`).
 _INDENT = "    "
 _INLINE_WIDTH = 100 - len(_INDENT) - len(",")
 _BARE_KEY = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_")
-_UNSAFE = re.compile(r'[\x00-\x08\x0a-\x1f\x7f"\\]')
-_ESCAPES = {"\b": "\\b", "\n": "\\n", "\f": "\\f", "\r": "\\r", '"': '\\"', "\\": "\\\\"}
 
 
 def _write_table(model: BaseModel, name: str, in_array: bool, out: list[str]) -> None:
@@ -249,7 +248,7 @@ def _write_table(model: BaseModel, name: str, in_array: bool, out: list[str]) ->
     for key, value in zip(keys, values(model)):
         kind = type(value)
         if kind is str:  # the common kinds first, by exact type (most values are strings)
-            literals.append(f"{key} = {_string(value)}\n")
+            literals.append(f"{key} = {basic_string(value)}\n")
         elif kind is bool:
             literals.append(f"{key} = true\n" if value else f"{key} = false\n")
         elif kind is int:
@@ -300,7 +299,7 @@ def _inline_table(model: BaseModel) -> str:
 def _literal(value: object, depth: int) -> str:
     """A value as TOML; `depth` is how many arrays hold it (their items are indented)."""
     if isinstance(value, str):
-        return _string(value)
+        return basic_string(value)
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)):
@@ -316,19 +315,8 @@ def _literal(value: object, depth: int) -> str:
     raise TypeError(f"internal error: lockfile: cannot write {type(value).__name__} as TOML")
 
 
-def _string(text: str) -> str:
-    if _UNSAFE.search(text) is None:
-        return f'"{text}"'
-    return '"' + _UNSAFE.sub(_escape, text) + '"'
-
-
-def _escape(match: re.Match) -> str:
-    char = match.group()
-    return _ESCAPES.get(char) or f"\\u{ord(char):04x}"
-
-
 def _key(name: str) -> str:
-    return name if name and _BARE_KEY.issuperset(name) else _string(name)
+    return name if name and _BARE_KEY.issuperset(name) else basic_string(name)
 
 
 @functools.cache
