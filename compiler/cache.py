@@ -100,7 +100,8 @@ class Cache:
     def __init__(self, root: Path) -> None:
         self.folder = root / FOLDER
         self.enabled = os.environ.get("ORCHC_NO_CACHE", "") in ("", "0") and machine_secret() is not None
-        self._ready = False
+        #: the kinds whose folders exist (made by `prepare`)
+        self._prepared: set[str] = set()
         #: keys read or written during this run (what `prune` keeps)
         self.used_extractions: set[str] = set()
         self.used_formats: set[str] = set()
@@ -147,14 +148,15 @@ class Cache:
         folder that cannot be created disables the cache."""
         if not self.enabled:
             return
+        if kind in self._prepared:  # once per run, not once per entry written
+            return
         try:
-            if not self._ready:
-                self.folder.mkdir(exist_ok=True)
-                ignore = self.folder / ".gitignore"
-                if not ignore.is_file():
-                    ignore.write_text("# orchc's cache: safe to delete, never commit\n*\n", encoding="utf-8")
-                self._ready = True
+            self.folder.mkdir(exist_ok=True)
+            ignore = self.folder / ".gitignore"
+            if not ignore.is_file():
+                ignore.write_text("# orchc's cache: safe to delete, never commit\n*\n", encoding="utf-8")
             (self.folder / kind).mkdir(exist_ok=True)
+            self._prepared.add(kind)
         except OSError:
             self.enabled = False
 
