@@ -4,7 +4,8 @@ generator, noting which tokens each node produced, and turn token offsets into e
 
 `PositionProvider` through `MetadataWrapper` would give the same spans at the cost of a
 copy of the whole tree and a line/column update per token; this costs little more than
-rendering the statement, which extraction needs anyway for the source hash.
+rendering the statement (for an operation, the outline's reduced one: decorators,
+signature and docstring), and only the statement's first line must be known.
 """
 
 from __future__ import annotations
