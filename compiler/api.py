@@ -165,16 +165,14 @@ def _extract_all(reads: list[SourceFile | Diagnostic], keys: list[str | None],
        `PARALLEL_THRESHOLD` of them; results are merged in path order either way, so
        the output is the same bytes.
     """
-    from compiler.extract import extract
-
     results: dict[int, tuple] = {}
     todo: list[tuple[int, str, SourceFile]] = []
     for index, (read, key) in enumerate(zip(reads, keys)):
         if isinstance(read, Diagnostic) or key is None:
             results[index] = ((), (read,))
             continue
-        if "operation" not in read.text:
-            results[index] = extract(read)
+        if "operation" not in read.text:  # what `extract` says of it, without loading libcst
+            results[index] = ((), ())
             continue
         found = cache.get_extraction(key)
         if found is None:
