@@ -127,7 +127,7 @@ def clean(project: Path) -> None:
     import shutil
 
     shutil.rmtree(project / ".orchc_cache", ignore_errors=True)
-    shutil.rmtree(project / "src" / "orchestration", ignore_errors=True)
+    shutil.rmtree(project / "orchestration", ignore_errors=True)
     (project / "flows.lock").unlink(missing_ok=True)
 
 

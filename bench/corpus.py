@@ -56,7 +56,7 @@ def generate(
     (root / "src").mkdir(parents=True)
     (root / "pyproject.toml").write_text(
         '[project]\nname = "bench-corpus"\nversion = "0"\n\n'
-        '[tool.orchc]\nsources = ["src"]\nout = "src/orchestration"\n', encoding="utf-8")
+        '[tool.orchc]\nsources = ["src"]\nout = "orchestration"\n', encoding="utf-8")
     rng = random.Random(seed)
     with_ops = _spread(files, op_share)
     heavy_set = set(_heavy_indices(files, heavy))

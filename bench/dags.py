@@ -40,7 +40,7 @@ def _project(root: Path, body: str, package: str) -> Path:
     (root / "src" / package).mkdir(parents=True)
     (root / "pyproject.toml").write_text(
         f'[project]\nname = "bench-{package}"\nversion = "0"\n\n'
-        f'[tool.orchc]\nsources = ["src"]\nout = "src/orch_{package}"\n', encoding="utf-8")
+        f'[tool.orchc]\nsources = ["src"]\nout = "orch_{package}"\n', encoding="utf-8")
     (root / "src" / package / "__init__.py").write_text("", encoding="utf-8")
     (root / "src" / package / "ops.py").write_text(body.replace("{package}", package), encoding="utf-8")
     return root

@@ -262,6 +262,9 @@ class Binder:
                 results.append(self._unknown("OC302", f"`depends_on` of `{op.name}` names", name, span))
             elif target.kind == "operation":
                 results.append(Edge(name, op.name, None, "depends_on"))
+            elif naming.in_scope(op.name, name):
+                results.append(Diagnostic("OC310", f"`{op.name}` lists its own group `{name}` in `depends_on`", span,
+                                          "name the operations it must follow, or a group it is not part of"))
             else:
                 results.extend(
                     Edge(member, op.name, None, "depends_on", via_group=name)

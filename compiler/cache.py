@@ -2,12 +2,12 @@
 output for generated code, and the whole analysis of an unchanged project.
 
 Everything lives in `<project>/.orchc_cache/` (hidden, so discovery skips it; it holds a
-`.gitignore` of `*`). Entries are JSON, never pickle: a planted cache file can at worst
-make orchc ignore it, never run code. Every entry records the cache schema and the
-fingerprint of the orchc code that wrote it, and the key it was stored under; an entry
-that cannot be read, does not validate or was written by other code is ignored (and
-rewritten), never trusted. A cache only ever saves work: output bytes are the same with
-or without it (tests check this).
+`.gitignore` of `*`). Entries are JSON, never pickle, and each is authenticated over its
+whole content: the file is an HMAC-SHA256 (keyed with the secret below) of the kind, the
+key and the JSON, then the JSON. An entry whose HMAC does not match (forged, edited,
+damaged), that cannot be read, does not validate or was written by other code is ignored
+(and rewritten), never trusted. A cache only ever saves work: output bytes are the same
+with or without it (tests check this).
 
 Keys are sha256 hex digests:
 - extraction: fingerprint + path + module + file bytes (one file's operations and diagnostics);
@@ -19,36 +19,47 @@ folder committed to a repository or copied from elsewhere (a pull request could 
 entries claiming stale files are fresh) never matches on another machine, so `orchc
 check` in CI only trusts what that machine computed itself.
 
-Writes are atomic (temporary file + `os.replace`), so concurrent runs (an editor, a
-pre-commit hook and a terminal) at worst do the same work twice.
+Writes are atomic (`compiler.writer`), so concurrent runs (an editor, a pre-commit hook
+and a terminal) at worst do the same work twice; temporaries a killed run left behind
+are removed by the next run that lists the folder.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from compiler.diagnostics import Diagnostic
 from compiler.model import OperationSpec, Options, OptionSpans, ParamSpec, Span, TypeRef
+from compiler.writer import remove_dead_temporaries, write_atomic
 
 FOLDER = ".orchc_cache"
 SCHEMA = 1
 #: the modules whose code decides what extraction, linking and codegen produce
 _FINGERPRINT_MODULES = (
     "__init__", "annotations", "api", "bind", "cache", "codegen", "config", "diagnostics", "discover", "extract",
-    "flows", "incremental", "link", "lockfile", "model", "naming", "outline", "positions", "toml_strings",
+    "flows", "incremental", "link", "lockfile", "model", "naming", "outline", "output_paths", "ownership", "positions",
+    "toml_read", "toml_strings", "writer",
 )
 _fingerprint: str | None = None
+_secret: bytes | None = None
 
 
 def machine_secret() -> bytes | None:
     """32 random bytes kept in the user's cache folder (made on first use, owner-only);
     None when there is no writable place for it (the cache is then off)."""
+    global _secret
+    if _secret is None:
+        _secret = _read_or_make_secret()
+    return _secret
+
+
+def _read_or_make_secret() -> bytes | None:
     path = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "orchc" / "secret"
     for _ in range(2):
         try:
@@ -59,13 +70,17 @@ def machine_secret() -> bytes | None:
             pass
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            handle, temporary = tempfile.mkstemp(dir=path.parent)  # created 0600
-            with os.fdopen(handle, "wb") as stream:
-                stream.write(os.urandom(32))
-            os.replace(temporary, path)  # a concurrent run may win the race: read what stands
+            # a concurrent run may win the race: the loop reads what stands
+            write_atomic(path, os.urandom(32), mode=0o600)
         except OSError:
             return None
     return None
+
+
+def _mac(kind: str, key: str, data: bytes) -> bytes:
+    """The hex HMAC-SHA256 of an entry: its kind, its key and its JSON bytes."""
+    message = kind.encode() + b"\0" + key.encode() + b"\0" + data
+    return hmac.new(machine_secret() or b"", message, hashlib.sha256).hexdigest().encode()
 
 
 def fingerprint() -> str:
@@ -116,7 +131,10 @@ class Cache:
         if not self.enabled:
             return None
         try:
-            entry = json.loads(self._path(kind, key).read_bytes())
+            mac, _, data = self._path(kind, key).read_bytes().partition(b"\n")
+            if not hmac.compare_digest(mac, _mac(kind, key, data)):
+                return None  # forged, edited or damaged
+            entry = json.loads(data)
         except (OSError, ValueError, RecursionError):
             return None
         if (not isinstance(entry, dict) or entry.get("schema") != SCHEMA or entry.get("kind") != kind
@@ -132,14 +150,7 @@ class Cache:
         try:
             self.prepare(kind)
             data = json.dumps(entry, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-            handle, temporary = tempfile.mkstemp(prefix=".", suffix=".tmp", dir=self.folder / kind)
-            try:
-                with os.fdopen(handle, "wb") as stream:
-                    stream.write(data)
-                os.replace(temporary, self._path(kind, key))
-            except BaseException:
-                Path(temporary).unlink(missing_ok=True)
-                raise
+            write_atomic(self._path(kind, key), _mac(kind, key, data) + b"\n" + data, mode=0o600)
         except OSError:
             self.enabled = False
 
@@ -156,6 +167,7 @@ class Cache:
             if not ignore.is_file():
                 ignore.write_text("# orchc's cache: safe to delete, never commit\n*\n", encoding="utf-8")
             (self.folder / kind).mkdir(exist_ok=True)
+            remove_dead_temporaries(self.folder / kind, orchc_only=True)
             self._prepared.add(kind)
         except OSError:
             self.enabled = False
@@ -167,6 +179,7 @@ class Cache:
             return
         try:
             names = os.listdir(folder)
+            remove_dead_temporaries(folder, names, orchc_only=True)
             if len(names) <= 2 * len(keep) + slack:
                 return
             for name in names:

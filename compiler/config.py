@@ -7,10 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
 
-import tomli
-
 from compiler.diagnostics import Diagnostic, did_you_mean
 from compiler.model import Span
+from compiler.toml_read import TomlError, load_toml
 
 #: the containers data libraries use for everything: never bound by type alone
 DEFAULT_OPAQUE_TYPES = (
@@ -47,6 +46,12 @@ class Config:
     pyproject: str = "pyproject.toml"
     #: 1-based line of `[tool.orchc]` in pyproject.toml (1 when absent)
     table_line: int = field(default=1, compare=False)
+    #: (key, 1-based line) of each key set in `[tool.orchc]`, for diagnostics
+    key_lines: tuple[tuple[str, int], ...] = field(default=(), compare=False, repr=False)
+
+    def key_span(self, key: str) -> Span:
+        """Where `key` is set in the configuration (the table's line when it is not)."""
+        return Span(self.pyproject, dict(self.key_lines).get(key, self.table_line), 1)
 
     @property
     def all_opaque_types(self) -> frozenset[str]:
@@ -111,11 +116,11 @@ def parse_config(text: str | None, path: str = "pyproject.toml") -> tuple[Config
     if text is None:
         return Config(pyproject=path), ()
     try:
-        data = tomli.loads(text)
-    except tomli.TOMLDecodeError as error:
-        span = Span(path, getattr(error, "lineno", 1) or 1, getattr(error, "colno", 1) or 1)
+        data = load_toml(text)
+    except TomlError as error:
+        span = Span(path, error.line, error.column)
         return Config(pyproject=path), (
-            Diagnostic("OC101", f"`{path}` is not valid TOML: {error.msg}", span, "fix the TOML syntax"),)
+            Diagnostic("OC101", f"`{path}` is not valid TOML: {error.message}", span, "fix the TOML syntax"),)
     table = data.get("tool", {}).get("orchc", {})
     line = _table_line(text)
     span = Span(path, line, 1)
@@ -123,8 +128,9 @@ def parse_config(text: str | None, path: str = "pyproject.toml") -> tuple[Config
         return Config(pyproject=path), (Diagnostic("OC103", "`tool.orchc` must be a table", span, "write it as `[tool.orchc]`"),)
     values: dict[str, Any] = {}
     diagnostics = []
-    for key in sorted(table):
-        span = Span(path, _key_line(text, line, key), 1)
+    key_lines = tuple((key, _key_line(text, line, key)) for key in sorted(table))
+    for key, key_line in key_lines:
+        span = Span(path, key_line, 1)
         if key not in _KEYS:
             hint = did_you_mean(key, _KEYS) or "known keys: " + ", ".join(f"`{k}`" for k in _KEYS)
             diagnostics.append(Diagnostic("OC102", f"unknown key `{key}` in `[tool.orchc]`", span, hint))
@@ -137,4 +143,4 @@ def parse_config(text: str | None, path: str = "pyproject.toml") -> tuple[Config
                 f"set `{key}` to {expected}"))
         else:
             values[key] = value
-    return Config(pyproject=path, table_line=line, **values), tuple(diagnostics)
+    return Config(pyproject=path, table_line=line, key_lines=key_lines, **values), tuple(diagnostics)

@@ -41,6 +41,10 @@ RULES: tuple[Rule, ...] = (
     Rule("OC106", "unreadable-source", "error", "A source file cannot be read as UTF-8 text."),
     Rule("OC107", "no-operations", "warning", "The project has no `@operation` functions."),
     Rule("OC108", "unimportable-module", "error", "A file with operations has a module path that Python cannot import."),
+    Rule("OC109", "invalid-output-path", "error", "`lock` or `out` would make orchc write outside its own outputs: the project root, the configuration, a sources folder, a folder as the lock.", 2),
+    Rule("OC110", "output-not-ours", "error", "A file orchc did not write stands where `orchc build` would write an output.", 2),
+    Rule("OC111", "module-collision", "error", "Two source files are the same module to Python (`a.py` and `a/__init__.py`)."),
+    Rule("OC112", "unreadable-file", "error", "A source file cannot be read at all (a link loop, a dangling link, no permission)."),
     # -- extraction: one file --
     Rule("OC201", "syntax-error", "error", "A source file does not parse."),
     Rule("OC202", "non-literal-argument", "error", "An `@operation` argument is not a literal."),
@@ -63,6 +67,7 @@ RULES: tuple[Rule, ...] = (
     Rule("OC309", "name-is-group", "error", "An operation's name is also the name of a group."),
     Rule("OC310", "self-dependency", "error", "An operation lists itself in `depends_on` or `inputs`."),
     Rule("OC311", "shadowed-function", "error", "Two operations are functions of the same name in one module, so one replaces the other at import."),
+    Rule("OC312", "nfkc-equal-names", "error", "Two names differ in spelling but are the same name to Python, which normalises identifiers (NFKC)."),
     # -- the lockfile and the gate --
     Rule("OC401", "lock-missing", "error", "The lockfile does not exist.", 2),
     Rule("OC402", "lock-corrupt", "error", "The lockfile is not a valid orchc lockfile.", 2),
@@ -70,6 +75,8 @@ RULES: tuple[Rule, ...] = (
     Rule("OC404", "lock-newer-schema", "error", "The lockfile was written by a newer orchc.", 2),
     Rule("OC405", "lock-stale", "error", "The lockfile does not match the source."),
     Rule("OC406", "generated-stale", "error", "A generated module is stale, missing, extra or edited by hand."),
+    Rule("OC407", "write-failed", "error", "An output could not be written (permissions, a full disk, an immutable file, a name too long); nothing was changed.", 2),
+    Rule("OC408", "generated-file-kept", "warning", "A file that looks generated was not removed because it changed since orchc wrote it, or no lock records it."),
     # -- orchc's own bugs --
     Rule("OC901", "internal-error", "error", "orchc failed: this is a bug in orchc, please report it.", 2),
 )

@@ -17,6 +17,7 @@ from pathlib import Path, PurePosixPath
 from compiler.config import Config
 from compiler.diagnostics import Diagnostic
 from compiler.model import Span
+from compiler.naming import python_name
 
 EXCLUDED_DIR_NAMES = frozenset({"__pycache__", "build", "dist", "site-packages", "node_modules"})
 
@@ -81,15 +82,15 @@ def _glob_root(pattern: str) -> str:
     return "/".join(parts) or "."
 
 
-def _entry_files(root: Path, entry: str, config: Config) -> tuple[str, list[str]] | None:
-    """(source root, files) for one `sources` entry, or None when it matches nothing."""
+def _entry_files(root: Path, entry: str, config: Config) -> tuple[str, list[str]] | str:
+    """(source root, files) for one `sources` entry, or why it matches nothing."""
     entry = str(PurePosixPath(entry))
     if not glob.has_magic(entry):
         if (root / entry).is_dir():
             return entry, _walk(root, entry, config)
-        if (root / entry).is_file():
-            return str(PurePosixPath(entry).parent), [entry]
-        return None
+        if (root / entry).exists():
+            return "is a file, not a folder"
+        return "matches no folder"
     files: list[str] = []
     for match in sorted(glob.glob(entry, root_dir=root, recursive=True)):
         match = PurePosixPath(match).as_posix()
@@ -97,7 +98,7 @@ def _entry_files(root: Path, entry: str, config: Config) -> tuple[str, list[str]
             files.extend(_walk(root, match, config))
         elif match.endswith(".py") and not _matches(match, config.exclude):
             files.append(match)
-    return (_glob_root(entry), files) if files else None
+    return (_glob_root(entry), files) if files else "matches no Python file"
 
 
 def find_sources(root: Path, config: Config) -> tuple[tuple[SourcePath, ...], tuple[Diagnostic, ...]]:
@@ -106,17 +107,37 @@ def find_sources(root: Path, config: Config) -> tuple[tuple[SourcePath, ...], tu
     diagnostics = []
     for entry in config.sources:
         result = _entry_files(root, entry, config)
-        if result is None:
+        if isinstance(result, str):
             diagnostics.append(Diagnostic(
-                "OC104", f"`sources` entry `{entry}` matches no file or folder",
-                Span(config.pyproject, config.table_line, 1),
-                "fix the path in `[tool.orchc] sources` (paths are relative to the project root)"))
+                "OC104", f"`sources` entry `{entry}` {result}", config.key_span("sources"),
+                "list folders or globs in `[tool.orchc] sources` (relative to the project root), e.g. `ops` or "
+                "`ops/*.py`"))
             continue
         source_root, files = result
         for path in files:
             if not _under(path, config.out):
                 chosen.setdefault(path, SourcePath(path, module_name(path, source_root)))
     return tuple(sorted(chosen.values(), key=lambda s: s.path)), tuple(diagnostics)
+
+
+def module_collisions(paths: tuple[SourcePath, ...], with_operations: set[str]) -> list[Diagnostic]:
+    """OC111 for files that Python imports as one module (`ops/a.py` and
+    `ops/a/__init__.py`, or names equal in NFKC form), when one of them holds operations:
+    only one of them can be imported, so the other's operations would never run."""
+    by_module: dict[str, list[SourcePath]] = {}
+    for source in paths:
+        by_module.setdefault(python_name(source.module), []).append(source)
+    found = []
+    for sources in by_module.values():
+        if len(sources) < 2 or not any(source.path in with_operations for source in sources):
+            continue
+        first, *others = sources
+        for other in others:
+            found.append(Diagnostic(
+                "OC111", f"`{other.path}` and `{first.path}` are both module `{first.module}` to Python: "
+                "only one of them can be imported", Span(other.path),
+                "rename one of them (a module and a package of the same name cannot both be imported)"))
+    return found
 
 
 def _under(path: str, folder: str) -> bool:

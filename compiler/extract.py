@@ -55,7 +55,7 @@ from compiler.model import (
     Span,
     TypeRef,
 )
-from compiler.naming import name_problem
+from compiler.naming import name_problem, python_name
 from compiler.outline import Outline, outline
 from compiler.positions import Rendered, line_breaks
 
@@ -226,7 +226,7 @@ class _Extractor:
             if not isinstance(statement, cst.FunctionDef):
                 continue
             lines = next(outlined)
-            if lines.name != statement.name.value:
+            if lines.name != python_name(statement.name.value):
                 raise AssertionError(f"internal error: outline has `{lines.name}` where libcst has `{statement.name.value}`")
             decorators = [d for d in statement.decorators if self.is_operation(d.decorator)]
             if not decorators:
@@ -429,7 +429,7 @@ class _OperationReader:
     def __init__(self, extractor: _Extractor, funcdef: cst.FunctionDef, where: Rendered, text: str) -> None:
         self.extractor = extractor
         self.funcdef = funcdef
-        self.function = funcdef.name.value
+        self.function = python_name(funcdef.name.value)
         self.where = where
         #: the function's whole lines in the file
         self.text = text
@@ -624,7 +624,7 @@ class _OperationReader:
         if kind not in BINDABLE_KINDS:
             self._unbindable(param, kind)
         return ParamSpec(
-            name=param.name.value,
+            name=python_name(param.name.value),
             annotation=self._type(param.annotation),
             default=default,
             default_literal=None if literal is _INVALID else canonical_repr(literal),

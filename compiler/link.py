@@ -40,7 +40,7 @@ def link(
     unique, diagnostics = _drop_duplicates(operations)
     names = tuple(op.name for op in unique)
     groups = naming.groups_of(names)
-    diagnostics += _name_collisions(unique, set(groups)) + _shadowed_functions(operations)
+    diagnostics += _name_collisions(unique, set(groups)) + _shadowed_functions(operations) + _nfkc_collisions(unique)
     binder = Binder(unique, groups, opaque_types, project_packages)
     edges, pending, bind_diagnostics = binder.bind_all()
     diagnostics += bind_diagnostics
@@ -98,6 +98,27 @@ def _shadowed_functions(operations: Iterable[OperationSpec]) -> list[Diagnostic]
             "rename one of the two functions", ((first.span, f"`{first.name}` is defined here"),))
         for first, *rest in by_function.values() for later in rest
     ]
+
+
+def _nfkc_collisions(operations: Iterable[OperationSpec]) -> list[Diagnostic]:
+    """Operation or group names spelt differently that Python reads as one (`g.ｆｏｏ` and
+    `g.foo`): their generated identifiers would be one, so one task would run for both."""
+    spellings: dict[str, dict[str, OperationSpec]] = defaultdict(dict)
+    for op in sorted(operations, key=lambda o: (o.name, o.span.path, o.span.line)):
+        for name in (op.name, *naming.ancestors(op.name)[:-1]):
+            spellings[naming.python_name(name)].setdefault(name, op)
+    diagnostics = []
+    for by_spelling in spellings.values():
+        first, *others = sorted(by_spelling)
+        for name in others:
+            op = by_spelling[name]
+            kind = "operation" if name == op.name else "group"
+            diagnostics.append(Diagnostic(
+                "OC312", f"{kind} name `{name}` is the same name to Python as `{first}` (identifiers are read in "
+                f"NFKC form), so their generated code would collide", op.name_span,
+                f"spell it with the same characters as `{first}`, or choose another name",
+                ((by_spelling[first].name_span, f"`{first}` is used here"),)))
+    return diagnostics
 
 
 class _Sinks:

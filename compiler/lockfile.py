@@ -14,10 +14,10 @@ import re
 from collections.abc import Callable
 from typing import Literal
 
-import tomli
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from compiler.model import Edge, EdgeReason, Flow, FlowParam, Graph, OperationSpec, ParamSpec, TypeRef
+from compiler.toml_read import TomlError, load_toml
 from compiler.toml_strings import basic_string
 
 SCHEMA_VERSION = 1
@@ -346,9 +346,9 @@ def loads(text: str) -> LockFile:
         line = text.count("\n", 0, conflict.start()) + 1
         raise LockError("OC403", "the lockfile contains merge-conflict markers", line)
     try:
-        data = tomli.loads(text)
-    except tomli.TOMLDecodeError as error:
-        raise LockError("OC402", f"the lockfile is not valid TOML: {error}", getattr(error, "lineno", 1) or 1) from None
+        data = load_toml(text)
+    except TomlError as error:
+        raise LockError("OC402", f"the lockfile is not valid TOML: {error.message}", error.line) from None
     schema = data.get("schema")
     if not isinstance(schema, int):
         raise LockError("OC402", "the lockfile has no integer `schema` field")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import keyword
 import re
+import unicodedata
 
 ROOT = ""
 # Artifact keys allow only these characters in Prefect 3.
@@ -26,6 +27,12 @@ def name_problem(name: str) -> str | None:
         if keyword.iskeyword(segment):
             return f"segment `{segment}` of `{name}` is a Python keyword"
     return None
+
+
+def python_name(identifier: str) -> str:
+    """The identifier as Python reads it: the parser normalises identifiers to NFKC, so
+    `def ｆｏｏ` defines `foo` (and `ｆｏｏ` and `foo` are one name in a module)."""
+    return identifier if identifier.isascii() else unicodedata.normalize("NFKC", identifier)
 
 
 def parent(name: str) -> str:

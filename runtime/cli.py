@@ -5,7 +5,8 @@
     python -m runtime --list
 
 The result goes to stdout as JSON, logs and errors to stderr. Exit codes: 0 success,
-1 the flow failed (or the lock is stale, or an operation cannot be imported), 2 usage.
+1 the flow failed (or the lock is stale or does not match the project and its generated
+modules, or an operation cannot be imported), 2 usage or environment (no Prefect API).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from compiler.lockfile import LockFlow, LockFlowParam
 from runtime.errors import OrchcRuntimeError, RuntimeUsageError, StaleLockError
 from runtime.params import parse_params
 from runtime.registry import Registry, set_current_registry
+from runtime.trust import check_generated
 
 ENGINES = ("prefect", "local")
 ENGINE_ENV = "ORCHC_ENGINE"
@@ -91,6 +93,10 @@ def _dispatch(args: argparse.Namespace) -> int:
     flow = registry.flow(args.flow)
     engine = choose_engine(args.engine, registry)
     refuse_stale(registry, flow.name)
+    if engine == "prefect":
+        # before any import (the parameters' types import the operations) and before
+        # Prefect: a tampered generated module never runs, and refusing needs no server
+        check_generated(registry.root, registry.lock, flow, registry.lock_path)
     params = parse_params(registry, flow, args.param, args.params_file)
     report = _new_report(engine, flow.name)
     result = run(engine, registry, flow.name, params, report)
@@ -127,7 +133,11 @@ def _new_report(engine: str, flow_name: str) -> Any:
 
 
 def run(engine: str, registry: Registry, flow_name: str, params: dict[str, Any], report: Any = None) -> Any:
-    """Run the flow on `engine`; both engines raise FlowFailed when an operation fails."""
+    """Run the flow on `engine`; both engines raise FlowFailed when an operation fails.
+
+    The caller has checked the flow's sources (`refuse_stale`) and, for Prefect, its
+    generated modules (`runtime.trust.check_generated`).
+    """
     if engine == "local":
         from runtime.local import run_flow_sync
 

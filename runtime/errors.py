@@ -44,6 +44,31 @@ class OperationLoadError(OrchcRuntimeError):
     """An operation named in the lock could not be imported."""
 
 
+class UntrustedLockError(OrchcRuntimeError):
+    """The lock, or a file it vouches for, is not what `orchc build` wrote: the runtime
+    refuses to import anything of the project."""
+
+    #: more problems than this are counted, not listed: a hostile lock can hold thousands
+    MAX_LISTED = 10
+
+    def __init__(self, headline: str, problems: list[str]) -> None:
+        listed = [f"  - {problem}" for problem in problems[: self.MAX_LISTED]]
+        if len(problems) > self.MAX_LISTED:
+            listed.append(f"  - and {len(problems) - self.MAX_LISTED} more")
+        super().__init__(
+            f"{headline}:\n" + "\n".join(listed),
+            "run `orchc build` and review the lock diff; never edit the lock or generated modules by hand",
+        )
+        self.problems = problems
+
+
+class EnvironmentFailure(OrchcRuntimeError):
+    """Something outside the project failed: the Prefect API is unreachable, Prefect's
+    temporary server did not start…"""
+
+    exit_code = 2
+
+
 class FlowFailed(OrchcRuntimeError):
     """One or more operations of a flow failed; their downstream operations were skipped.
 

@@ -2,7 +2,10 @@
 
 The registry has already put the generated package on `sys.path`; this module imports
 the flow's generated module, calls the async flow function and returns its result. With
-no `PREFECT_API_URL` Prefect starts its own temporary local server.
+no `PREFECT_API_URL` Prefect starts its own temporary local server. When Prefect cannot
+reach its API, or its temporary server does not start, the error becomes an
+`EnvironmentFailure` saying so (Prefect raises bare `RuntimeError`s for both). Before
+importing a generated module the CLI has checked it against the lock's sha256.
 """
 
 from __future__ import annotations
@@ -10,19 +13,113 @@ from __future__ import annotations
 import asyncio
 import importlib
 import os
+from collections.abc import Iterator
+from types import ModuleType
 from typing import Any
 
+from compiler.lockfile import LockFlow
+from runtime.errors import EnvironmentFailure, OrchcRuntimeError, describe_exception
 from runtime.registry import Registry, set_current_registry
+from runtime.trust import check_module_file, generated_paths
+
+#: how Prefect's errors start (3.8.8: `client/orchestration/__init__.py` and `server/api/server.py`
+#: raise RuntimeError, ValueError for a missing API URL with the temporary server disabled)
+_UNREACHABLE = "Failed to reach API at "
+_SERVER_TIMEOUT = "Timed out while attempting to connect to ephemeral Prefect API server"
+_NO_PORT = "Unable to find an available port"
+_NO_API = "No Prefect API URL provided"
+_FALLBACK = "or run without Prefect with `--engine local`"
+_START_SERVER = f"start a server with `prefect server start` and set PREFECT_API_URL, {_FALLBACK}"
 
 
 def run_flow(registry: Registry, flow_name: str, params: dict[str, Any]) -> Any:
     """Run `flow_name` with `params` under Prefect and return its result.
 
-    Raises `runtime.errors.FlowFailed` naming the failed operations when any failed.
+    Raises `runtime.errors.FlowFailed` naming the failed operations when any failed, and
+    `EnvironmentFailure` when Prefect has no API to talk to.
     """
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     flow = registry.flow(flow_name)
     set_current_registry(registry)  # task bodies look the user functions up here
-    module = importlib.import_module(f"{registry.lock.project.package}.{flow.module}")
-    function = getattr(module, flow.function)
-    return asyncio.run(function(**params))
+    function = getattr(import_generated(registry, flow), flow.function)
+    try:
+        return asyncio.run(function(**params))
+    except OrchcRuntimeError:  # FlowFailed: the operations' own errors
+        raise
+    except Exception as error:  # anything else is Prefect's, and passes through unless recognised
+        failure = environment_failure(error)
+        if failure is None:
+            raise
+        raise failure from None
+
+
+def import_generated(registry: Registry, flow: LockFlow) -> ModuleType:
+    """The flow's generated module, refused when it (or its package) is not the project's file."""
+    package = registry.lock.project.package
+    init_path, module_path = generated_paths(registry.lock, flow)
+    module = importlib.import_module(f"{package}.{flow.module}")
+    what = f"flow `{flow.name}`"
+    check_module_file(importlib.import_module(package), registry.root / init_path, what)
+    check_module_file(module, registry.root / module_path, what)
+    return module
+
+
+# -- environment failures ----------------------------------------------------------------------
+
+
+def environment_failure(error: BaseException) -> EnvironmentFailure | None:
+    """The EnvironmentFailure `error` stands for (Prefect has no reachable API), else None."""
+    for cause in _chain(error):
+        text = str(cause)
+        if isinstance(cause, RuntimeError) and text.startswith(_UNREACHABLE):
+            return _unreachable(text[len(_UNREACHABLE):].strip(), cause.__cause__)
+        if isinstance(cause, RuntimeError) and text.startswith(_SERVER_TIMEOUT):
+            return _server_timeout()
+        if isinstance(cause, RuntimeError) and text.startswith(_NO_PORT):
+            return EnvironmentFailure("Prefect's temporary server found no free port on 127.0.0.1", _START_SERVER)
+        if isinstance(cause, ValueError) and text.startswith(_NO_API):
+            return EnvironmentFailure("PREFECT_API_URL is not set and Prefect's temporary server is disabled",
+                                      _START_SERVER)
+        if _is_connect_error(cause):  # a request after the client's first check
+            return _unreachable(_api_url(), cause)
+    return None
+
+
+def _chain(error: BaseException) -> Iterator[BaseException]:
+    """`error` and the exceptions it was raised from or while handling, each once."""
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        yield error
+        error = error.__cause__ or error.__context__
+
+
+def _is_connect_error(error: BaseException) -> bool:
+    import httpx  # a Prefect dependency, imported already when this runs
+
+    return isinstance(error, (httpx.ConnectError, httpx.ConnectTimeout))
+
+
+def _unreachable(url: str, cause: BaseException | None) -> EnvironmentFailure:
+    reason = f" ({describe_exception(cause)})" if cause is not None else ""
+    return EnvironmentFailure(
+        f"cannot reach the Prefect API at {url}{reason}",
+        "start a server with `prefect server start`, check PREFECT_API_URL (unset it to let Prefect "
+        f"start a temporary server), retry, {_FALLBACK}",
+    )
+
+
+def _server_timeout() -> EnvironmentFailure:
+    from prefect.settings import PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS as timeout
+
+    return EnvironmentFailure(
+        f"Prefect's temporary server did not start in time ({timeout.value()} s)",
+        f"retry, raise PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS, start a server with "
+        f"`prefect server start` and set PREFECT_API_URL, {_FALLBACK}",
+    )
+
+
+def _api_url() -> str:
+    from prefect.settings import PREFECT_API_URL
+
+    return PREFECT_API_URL.value() or "(the temporary server)"

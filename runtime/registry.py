@@ -1,9 +1,10 @@
 """The registry: from the lockfile to callables.
 
-The runtime never scans user code: it finds `flows.lock`, puts the project's source roots
-on `sys.path`, and imports exactly the operations the lock names. Generated modules and
-the engines look every function up here, so a function that is not in the reviewed lock
-can never run.
+The runtime never scans user code: it finds `flows.lock`, checks it (`runtime.trust`: it
+names only files inside the project, under the module names `orchc build` gives them),
+puts the project's source roots on `sys.path`, and imports exactly the operations the lock
+names, each from its locked file. Generated modules and the engines look every function
+up here, so a function that is not in the reviewed lock can never run.
 """
 
 from __future__ import annotations
@@ -15,11 +16,11 @@ from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-import tomli
-
 from compiler.diagnostics import did_you_mean
 from compiler.lockfile import LockError, LockFile, LockFlow, LockOperation, loads
+from compiler.toml_read import TomlError, load_toml
 from runtime.errors import OperationLoadError, RuntimeUsageError, describe_exception
+from runtime.trust import check_lock, check_module_file, check_project, path_problem
 
 DEFAULT_LOCK = "flows.lock"
 PYPROJECT = "pyproject.toml"
@@ -31,9 +32,12 @@ def read_tool_config(folder: Path) -> dict[str, Any] | None:
     if not path.is_file():
         return None
     try:
-        data = tomli.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomli.TOMLDecodeError) as error:
-        raise RuntimeUsageError(f"cannot read `{path}`: {error}", "fix the TOML syntax") from None
+        data = load_toml(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as error:
+        raise RuntimeUsageError(f"cannot read `{path}`: {error}") from None
+    except TomlError as error:  # within size and nesting limits: a hostile file gets one line
+        raise RuntimeUsageError(f"{path}:{error.line}: not valid TOML: {error.message}",
+                                "fix the TOML syntax") from None
     table = data.get("tool", {}).get("orchc")
     return table if isinstance(table, dict) else None
 
@@ -45,6 +49,10 @@ def _lock_path(root: Path, config: dict[str, Any]) -> Path:
             f"`[tool.orchc] lock` in `{root / PYPROJECT}` must be a path string, not {value!r}",
             f"set `lock = \"{DEFAULT_LOCK}\"` or remove the key",
         )
+    problem = path_problem(value)
+    if problem:  # the lock decides what is imported: it must be the project's own
+        raise RuntimeUsageError(f"`[tool.orchc] lock` `{value}` in `{root / PYPROJECT}` {problem}",
+                                "give a path inside the project, such as `flows.lock`")
     return root / value
 
 
@@ -66,12 +74,14 @@ def _read_lock(path: Path) -> LockFile:
     except (OSError, UnicodeDecodeError) as error:
         raise RuntimeUsageError(f"cannot read the lockfile `{path}`: {error}") from None
     try:
-        return loads(text)
+        lock = loads(text)
     except LockError as error:
         raise RuntimeUsageError(
             f"{path}:{error.line}: {error.code} {error.message}",
             "regenerate it with `orchc build` (resolve merge conflicts in the source, not the lock)",
         ) from None
+    check_lock(lock, path)  # before anything of the project goes on sys.path or is imported
+    return lock
 
 
 def _package_base(out: str, package: str) -> str:
@@ -97,6 +107,9 @@ class Registry:
         self.config = config or {}
         self.lock_path = lock_path or root / DEFAULT_LOCK
         self._functions: dict[str, Callable] = {}
+        #: modules whose `__file__` was found to be their locked file
+        self._checked_modules: set[str] = set()
+        check_project(lock.project, self.lock_path)  # `load` checked the rest; this guards sys.path
         self._extend_sys_path()
 
     @classmethod
@@ -145,6 +158,9 @@ class Registry:
                 f"cannot import module `{op.module}` of operation `{op_name}`: {describe_exception(error)}",
                 f"check that `{op.file}` imports cleanly",
             ) from error
+        if op.module not in self._checked_modules:
+            check_module_file(module, self.root / op.file, f"operation `{op_name}`")
+            self._checked_modules.add(op.module)
         function = getattr(module, op.function, None)
         if not callable(function):
             raise OperationLoadError(
@@ -170,7 +186,7 @@ class Registry:
     def stale_operations(self, flow_name: str) -> list[str]:
         """What no longer matches the source among the flow's operations, one line each."""
         members = [self.operations[name] for name in self.flow(flow_name).operations]
-        hashes: dict[str, dict[str, str] | None] = {}
+        hashes: dict[str, dict[str, tuple[str, str]] | None] = {}
         problems = []
         for op in members:
             if op.file not in hashes:
@@ -180,11 +196,15 @@ class Registry:
                 problems.append(f"`{op.name}`: its file `{op.file}` is missing")
             elif op.name not in found:
                 problems.append(f"`{op.name}`: no longer defined in `{op.file}`")
-            elif found[op.name] != op.source_hash:
+            elif found[op.name][0] != op.source_hash:
                 problems.append(f"`{op.name}`: its source changed (`{op.file}:{op.line}`)")
+            elif found[op.name][1] != op.function:  # else a lock could call any name the module imports
+                problems.append(f"`{op.name}`: its function is `{found[op.name][1]}` in `{op.file}`, "
+                                f"not `{op.function}`")
         return problems
 
-    def _source_hashes(self, file: str, module: str) -> dict[str, str] | None:
+    def _source_hashes(self, file: str, module: str) -> dict[str, tuple[str, str]] | None:
+        """Operation name -> (source hash, function name) of the operations in `file`."""
         from compiler.extract import extract  # lazy: libcst is only needed for this check
         from compiler.model import SourceFile
 
@@ -193,7 +213,7 @@ class Registry:
         except (FileNotFoundError, NotADirectoryError):
             return None
         ops, _diagnostics = extract(SourceFile(path=file, module=module, text=text))
-        return {op.name: op.source_hash for op in ops}
+        return {op.name: (op.source_hash, op.function) for op in ops}
 
 
 _current: Registry | None = None

@@ -3,7 +3,9 @@
 `make_project` writes one user module and a `flows.lock` built from `compiler.lockfile`
 models (through `tests.lockkit`): operations are read from the module with `ast`, edges
 are given by the test, and each flow's members, order, sinks and parameters are derived
-from those edges the way the linker would. Source hashes come from `compiler.extract`.
+from those edges the way the linker would. Source hashes come from `compiler.extract`;
+the generated modules come from `compiler.codegen` and are recorded in the lock, as
+`orchc build` does (the runtime refuses generated modules the lock does not vouch for).
 """
 
 from __future__ import annotations
@@ -20,8 +22,12 @@ from types import ModuleType
 
 import pytest
 
+from compiler.codegen import generate
 from compiler.extract import extract
-from compiler.lockfile import LockEdge, LockFile, LockFlow, LockFlowParam, LockOperation, LockParam, LockProject, dumps
+from compiler.incremental import sha256
+from compiler.lockfile import (
+    LockEdge, LockFile, LockFlow, LockFlowParam, LockGenerated, LockOperation, LockParam, LockProject, dumps,
+)
 from compiler.model import SourceFile
 from runtime.registry import Registry
 from tests import lockkit
@@ -124,6 +130,16 @@ def _flow_params(order: list[str], operations: dict[str, LockOperation], edges: 
             for n, (p, consumers, req) in sorted(found.items())]
 
 
+def write_generated(root: Path, lock: LockFile) -> LockFile:
+    """Write the generated modules of `lock` under `root`; the lock recording their hashes."""
+    modules = generate(lock)
+    for module in modules:
+        path = root / module.path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(module.text.encode("utf-8"))
+    return lock.model_copy(update={"generated": [LockGenerated(path=m.path, sha256=sha256(m.text)) for m in modules]})
+
+
 def make_project(root: Path, source: str, operations: dict[str, str | tuple[str, dict]],
                  edges: list[tuple[str, str, str | None]] = (), flows: list[str] = (),
                  pyproject: str | None = None) -> Project:
@@ -148,7 +164,7 @@ def make_project(root: Path, source: str, operations: dict[str, str | tuple[str,
         project=LockProject(out="orchestration", package="orchestration", source_roots=["."]),
         operations=list(locked.values()), edges=lock_edges,
         flows=[_flow(name, locked, lock_edges) for name in sorted(flows)])
-    (root / "flows.lock").write_text(dumps(lock), encoding="utf-8")
+    (root / "flows.lock").write_text(dumps(write_generated(root, lock)), encoding="utf-8")
     if pyproject is not None:
         (root / "pyproject.toml").write_text(textwrap.dedent(pyproject), encoding="utf-8")
     return Project(root, module, Registry.load(root))

@@ -8,6 +8,7 @@ generated code equals black's own output."""
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import keyword
 import os
@@ -27,7 +28,7 @@ CASES = Path(__file__).parent / "cases"
 
 
 def _outputs(project: Path) -> dict[str, bytes]:
-    files = [project / "flows.lock", *sorted((project / "src" / "orchestration").rglob("*.py"))]
+    files = [project / "flows.lock", *sorted((project / "orchestration").rglob("*.py"))]
     return {p.relative_to(project).as_posix(): p.read_bytes() for p in files if p.is_file()}
 
 
@@ -50,7 +51,7 @@ def _build(project: Path, monkeypatch, **env: str) -> dict[str, bytes]:
 def test_same_bytes_without_cache_cold_and_warm(corpus: Path, monkeypatch) -> None:
     plain = _build(corpus, monkeypatch, ORCHC_NO_CACHE="1")
     assert not (corpus / ".orchc_cache").exists()
-    shutil.rmtree(corpus / "src" / "orchestration")
+    shutil.rmtree(corpus / "orchestration")
     (corpus / "flows.lock").unlink()
     assert _build(corpus, monkeypatch) == plain  # cold cache, filled now
     assert (corpus / ".orchc_cache" / ".gitignore").read_text().splitlines()[-1] == "*"
@@ -78,15 +79,34 @@ def test_changed_file_is_extracted_again(corpus: Path, monkeypatch) -> None:
     assert api.analyse(corpus).lock_text == (corpus / "flows.lock").read_text()
 
 
-@pytest.mark.parametrize("damage", ["garbage", "schema", "fingerprint", "key", "payload", "span", "code"])
+def _entry(path: Path) -> dict:
+    """A cache entry's JSON: the file is the entry's HMAC (hex), a newline, then the JSON."""
+    return json.loads(path.read_bytes().partition(b"\n")[2])
+
+
+def _sign(entry: dict, secret: bytes) -> bytes:
+    """An entry file as orchc writes it, signed with `secret` (the format, implemented
+    here from its description: HMAC-SHA256 of kind, NUL, key, NUL, the JSON bytes)."""
+    data = json.dumps(entry).encode()
+    message = entry["kind"].encode() + b"\0" + entry["key"].encode() + b"\0" + data
+    return hmac.new(secret, message, hashlib.sha256).hexdigest().encode() + b"\n" + data
+
+
+@pytest.mark.parametrize("damage", ["garbage", "unsigned", "schema", "fingerprint", "key", "payload", "span", "code"])
 def test_bad_entries_are_ignored_and_rebuilt(corpus: Path, monkeypatch, damage: str) -> None:
+    """Each damaged entry is signed with this machine's secret, so each of the checks
+    behind the HMAC is tried (`unsigned`: an edit that keeps the old HMAC)."""
     expected = _build(corpus, monkeypatch)
     entries = sorted((corpus / ".orchc_cache" / "extract").glob("*.json"))
     for path in entries:
-        entry = json.loads(path.read_bytes())
+        entry = _entry(path)
         operations = entry["payload"]["operations"]["("]
         if damage == "garbage":
             path.write_bytes(b"\x80not json{")
+            continue
+        if damage == "unsigned":
+            operations.append(dict(operations[0], name="planted.op"))
+            path.write_bytes(path.read_bytes().partition(b"\n")[0] + b"\n" + json.dumps(entry).encode())
             continue
         if damage in ("schema", "fingerprint", "key"):
             entry[damage] = "other"
@@ -97,12 +117,12 @@ def test_bad_entries_are_ignored_and_rebuilt(corpus: Path, monkeypatch, damage: 
         elif damage == "code":
             entry["payload"]["diagnostics"] = {"(": [{"@": "Diagnostic", "code": "OC999", "message": "", "hint": "",
                                                       "related": {"(": []}, "span": operations[0]["span"]}]}
-        path.write_text(json.dumps(entry))
+        path.write_bytes(_sign(entry, cache.machine_secret()))
     # a planted entry with the right key but invented operations is the only thing a
     # cache could smuggle in; everything malformed above must be rebuilt from source
-    shutil.rmtree(corpus / "src" / "orchestration")
+    shutil.rmtree(corpus / "orchestration")
     assert _build(corpus, monkeypatch) == expected
-    assert all(json.loads(p.read_bytes())["schema"] == cache.SCHEMA for p in entries)
+    assert all(_entry(p)["schema"] == cache.SCHEMA for p in entries)
 
 
 def test_check_writes_no_outputs(corpus: Path, monkeypatch) -> None:
@@ -209,12 +229,15 @@ def test_a_cache_from_another_machine_is_never_trusted(tmp_path: Path) -> None:
     subprocess.run([sys.executable, "-m", "compiler", "build"], cwd=project, env=env, check=True, capture_output=True)
     fresh_lock = "sha256:" + hashlib.sha256((project / "flows.lock").read_bytes()).hexdigest()
     entries = [p for p in (project / ".orchc_cache" / "project").glob("*.json")
-               if json.loads(p.read_text())["payload"]["outputs"]["flows.lock"] == fresh_lock]
+               if _entry(p)["payload"]["outputs"]["flows.lock"] == fresh_lock]
     assert len(entries) == 1  # the entry for the current source
-    forged = json.loads(entries[0].read_text())
+    forged = _entry(entries[0])
     forged["payload"]["outputs"]["flows.lock"] = "sha256:" + hashlib.sha256(stale_lock).hexdigest()
-    entries[0].write_text(json.dumps(forged))
     (project / "flows.lock").write_bytes(stale_lock)
-    assert _probe(project, attacker).startswith("True")  # the forging machine is fooled by its own cache…
+    unsigned = entries[0].read_bytes().partition(b"\n")[0] + b"\n" + json.dumps(forged).encode()
+    entries[0].write_bytes(unsigned)
+    assert _probe(project, attacker).startswith("True ['OC405'")  # an edit without the secret is refused
+    entries[0].write_bytes(_sign(forged, (attacker / "orchc" / "secret").read_bytes()))
+    assert _probe(project, attacker).startswith("True")  # the forging machine is fooled by its own secret…
     verdict = _probe(project, ci)  # …but another machine analyses for itself
     assert verdict.startswith("True ['OC405'") and "libcst" in verdict

@@ -21,8 +21,8 @@ def test_example_module_snapshot(path: str, snapshot) -> None:
 
 def test_snapshots_cover_every_example() -> None:
     assert sorted(MODULES) == [
-        "examples/orchestration/__init__.py",
-        "examples/orchestration/kg.py",
-        "examples/orchestration/scraping.py",
-        "examples/orchestration/tickets.py",
+        "orchestration/__init__.py",
+        "orchestration/kg.py",
+        "orchestration/scraping.py",
+        "orchestration/tickets.py",
     ]

@@ -39,7 +39,7 @@ async def show(total: int, title: str = "sum") -> str:
 '''
 
 FILES = {
-    "pyproject.toml": '[project]\nname = "t"\nversion = "0"\n\n[tool.orchc]\nsources = ["src"]\nout = "src/orchestration"\n',
+    "pyproject.toml": '[project]\nname = "t"\nversion = "0"\n\n[tool.orchc]\nsources = ["src"]\nout = "orchestration"\n',
     "src/pipe/__init__.py": "",
     "src/pipe/ops.py": OPS,
     "src/pipe/more.py": MORE,
@@ -81,7 +81,7 @@ def _edit(project: Path, path: str, old: str, new: str | None) -> None:
 
 
 def _outputs(project: Path) -> dict[str, bytes]:
-    files = [project / "flows.lock", *sorted((project / "src" / "orchestration").rglob("*.py"))]
+    files = [project / "flows.lock", *sorted((project / "orchestration").rglob("*.py"))]
     return {p.relative_to(project).as_posix(): p.read_bytes() for p in files if p.is_file()}
 
 
