@@ -76,13 +76,21 @@ def _relative_path(value: Any) -> str | None:
     return str(path)
 
 
+def _relative_paths(value: Any) -> tuple[str, ...] | None:
+    """A string or list of project-relative paths or globs; None if any is absolute or escaping."""
+    paths = _string_list(value)
+    if paths is None or any(_relative_path(path) is None for path in paths):
+        return None
+    return paths
+
+
 def _choice(options: tuple[str, ...]):
     return lambda value: value if value in options else None
 
 
 # key -> (converter returning None on a bad value, what the value must be)
 _KEYS = {
-    "sources": (_string_list, "a string or a list of strings (folders or globs)"),
+    "sources": (_relative_paths, "a string or a list of strings (folders or globs inside the project)"),
     "exclude": (_string_list, "a string or a list of strings (globs)"),
     "out": (_relative_path, "a project-relative folder such as `orchestration`"),
     "lock": (_relative_path, "a project-relative file path such as `flows.lock`"),

@@ -171,7 +171,7 @@ def _make_folders(folder: Path, made_folders: list[Path]) -> None:
 def _backup(target: Path) -> Path | None:
     """A hard link to the current file (a copy where links are not supported), so a failed
     commit can put it back; None when there is no file."""
-    if not target.exists():
+    if not target.is_file():  # nothing, or something a rename cannot replace anyway
         return None
     backup = _temporary(target, "bak")
     backup.unlink(missing_ok=True)

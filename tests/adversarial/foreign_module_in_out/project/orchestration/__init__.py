@@ -1,0 +1,1 @@
+"""My own package: orchc must not overwrite it."""

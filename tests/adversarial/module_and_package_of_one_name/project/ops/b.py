@@ -1,0 +1,6 @@
+from runtime import operation
+
+
+@operation(name="k.one")
+def one() -> int:
+    return 1
