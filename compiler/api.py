@@ -21,17 +21,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
-from compiler import naming
 from compiler.cache import Cache
 from compiler.cache import digest as cache_digest
 from compiler.config import Config, parse_config
 from compiler.diagnostics import Diagnostic, UsageError, has_errors, sorted_diagnostics
-from compiler.discover import SourcePath, find_sources, module_collisions, source_roots
+from compiler.core import analyse_files
+from compiler.discover import SourcePath, find_sources
 from compiler.incremental import sha256 as _sha256
 from compiler.model import OperationSpec, SourceFile, Span
 from compiler.output_paths import output_path_problems
-from compiler.ownership import foreign_files, manifest, manifest_of, removals
-from compiler.writer import WriteError, commit
+from compiler.ownership import foreign_files, manifest, manifest_of, owned_file, removals
+from compiler.writer import MAX_SOURCE_BYTES, WriteError, commit, read_bytes, read_regular
 
 # The passes (libcst, networkx, black, pydantic) are imported where they are used: a
 # `check` of an unchanged project answers from the cache without loading any of them.
@@ -111,10 +111,10 @@ def load_config(root: Path) -> tuple[Config, tuple[Diagnostic, ...]]:
 
 def _read_source(root: Path, source: SourcePath) -> SourceFile | Diagnostic:
     try:
-        data = (root / source.path).read_bytes()
-    except OSError as error:  # a link loop, a dangling link, no permission
+        data = read_regular(root / source.path, MAX_SOURCE_BYTES)
+    except OSError as error:  # a link loop, a dangling link, a pipe or device, no permission
         return Diagnostic("OC112", f"cannot read `{source.path}`: {error.strerror or error}", Span(source.path),
-                          "fix the file (or the link) so it can be read, or exclude it with `[tool.orchc] exclude`")
+                          "make it a readable source file (or fix the link), or exclude it with `[tool.orchc] exclude`")
     try:
         return SourceFile(source.path, source.module, data.decode("utf-8-sig"))
     except UnicodeDecodeError as error:
@@ -236,15 +236,6 @@ def _extract_many(items: list[tuple[str, SourceFile]], cache: Cache) -> list[tup
     return results
 
 
-def _unimportable(operations: list[OperationSpec]) -> list[Diagnostic]:
-    return [
-        Diagnostic("OC108", f"module `{op.module}` of operation `{op.name}` is not importable "
-                   "(each part of its path must be a Python identifier)", op.span,
-                   "rename the file or folder, or change `[tool.orchc] sources` so the module path is valid")
-        for op in operations if naming.name_problem(op.module) is not None or naming.python_name(op.module) != op.module
-    ]
-
-
 # -- analysis ---------------------------------------------------------------------------
 
 
@@ -279,32 +270,31 @@ def _analyse(root: Path, config: Config, config_diagnostics: tuple[Diagnostic, .
 
 def _analyse_now(root: Path, config: Config, config_diagnostics: tuple[Diagnostic, ...],
                  sources: _Sources | None, cache: Cache | None) -> Analysis:
-    from compiler.link import link
-    from compiler.lockfile import dumps
-
+    """The pure core (`compiler.core`) over the project's files, with the cache's
+    extraction and formatting, remembering a clean analysis for the next run."""
     if has_errors(config_diagnostics):
         return Analysis(root, config, sorted_diagnostics(config_diagnostics))
     sources = sources if sources is not None else _find_and_read(root, config)
     cache = cache if cache is not None else Cache(root)
-    operations, extract_diagnostics = _extract_all(sources.reads, sources.keys, cache)
+    extracted: list[OperationSpec] = []
+
+    def extract_all(reads):
+        found = _extract_all(reads, sources.keys, cache)
+        extracted.extend(found[0])
+        return found
+
+    outcome = analyse_files(config, sources.reads, sources.paths, prior=(*config_diagnostics, *sources.diagnostics),
+                            extract_all=extract_all, memo=cache.memo)
     cache.prune("extract", cache.used_extractions)
-    packages = sources.packages
-    graph, link_diagnostics = link(operations, config.all_opaque_types, frozenset(packages))
-    diagnostics = sorted_diagnostics([
-        *config_diagnostics, *sources.diagnostics, *extract_diagnostics,
-        *_unimportable(operations), *module_collisions(sources.paths, {op.span.path for op in operations}),
-        *link_diagnostics, *_empty(operations, config),
-    ])
-    if has_errors(diagnostics):
-        return Analysis(root, config, diagnostics, graph)
-    lock, modules = _lock_and_modules(graph, config, cache)
-    cache.prune("format", cache.used_formats)
-    analysis = Analysis(root, config, diagnostics, graph, lock, dumps(lock), modules)
-    if not diagnostics:
-        outputs = {config.lock: _sha256(analysis.lock_text), **{m.path: _sha256(m.text) for m in modules}}
-        per_file = Counter(op.span.path for op in operations)
+    analysis = Analysis(root, config, outcome.diagnostics, outcome.graph, outcome.lock, outcome.lock_text,
+                        outcome.modules)
+    if outcome.ok:
+        cache.prune("format", cache.used_formats)
+    if outcome.ok and not outcome.diagnostics:
+        outputs = {config.lock: _sha256(analysis.lock_text), **{m.path: _sha256(m.text) for m in outcome.modules}}
+        per_file = Counter(op.span.path for op in extracted)
         files = {read.path: [key, per_file[read.path]] for read, key in zip(sources.reads, sources.keys)}
-        _remember(cache, sources.key, _State(repr(config), packages, files, outputs, list(analysis.counts)))
+        _remember(cache, sources.key, _State(repr(config), sources.packages, files, outputs, list(analysis.counts)))
     return analysis
 
 
@@ -433,37 +423,6 @@ def _file_sha256(path: Path) -> str | None:
         return None
 
 
-def _empty(operations: list[OperationSpec], config: Config) -> list[Diagnostic]:
-    if operations:
-        return []
-    return [Diagnostic("OC107", "no `@operation` functions were found", Span(config.pyproject, config.table_line),
-                       "decorate functions with `@operation(name=...)` from `runtime`, or check `[tool.orchc] sources`")]
-
-
-def generated_package(config: Config) -> str:
-    """The importable name of the `out` folder: relative to the source root holding it."""
-    out = Path(config.out)
-    for source_root in sorted(source_roots(config), key=len, reverse=True):
-        if source_root == "." or config.out.startswith(source_root + "/"):
-            relative = out if source_root == "." else out.relative_to(source_root)
-            return ".".join(relative.parts)
-    return ".".join(out.parts)
-
-
-def _lock_and_modules(graph: Graph, config: Config,
-                      cache: Cache | None = None) -> tuple[LockFile, tuple[GeneratedModule, ...]]:
-    """Build the lock, generate modules from it, then record their hashes in the lock."""
-    from compiler.codegen import generate
-    from compiler.lockfile import LockGenerated, LockProject, build_lock
-
-    project = LockProject(out=config.out, package=generated_package(config), source_roots=list(source_roots(config)))
-    entries = naming.flow_entries([flow.name for flow in graph.flows])
-    lock = build_lock(graph, project, entries)
-    modules = generate(lock, cache.memo if cache is not None else None)
-    hashes = [LockGenerated(path=m.path, sha256=_sha256(m.text)) for m in sorted(modules, key=lambda m: m.path)]
-    return lock.model_copy(update={"generated": hashes}), modules
-
-
 # -- build ------------------------------------------------------------------------------
 
 
@@ -518,7 +477,7 @@ def _no_longer_produced(root: Path, lock_text: str | None, analysis: Analysis) -
     would remove), where they still exist."""
     produced = {m.path for m in analysis.modules}
     listed = manifest(lock_text, analysis.config)
-    return [path for path in sorted(listed) if path not in produced and (root / path).is_file()]
+    return [path for path in sorted(listed) if path not in produced and owned_file(root, analysis.config, path)]
 
 
 def outputs_on_disk(analysis: Analysis) -> dict[str, str | None]:
@@ -534,9 +493,11 @@ def outputs_on_disk(analysis: Analysis) -> dict[str, str | None]:
 
 
 def _read_text(path: Path) -> str | None:
+    """A regular file's text; None when there is none (a pipe or device is never read)."""
+    data = read_bytes(path)
     try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
+        return None if data is None else data.decode("utf-8")
+    except UnicodeDecodeError:
         return None
 
 
@@ -583,16 +544,20 @@ def _write_outputs(analysis: Analysis) -> BuildResult:
     except WriteError as error:
         return BuildResult(analysis, diagnostics=sorted_diagnostics([*analysis.diagnostics, _write_failed(error)]))
     remove, kept = removals(root, config, previous, set(outputs))
-    removed = tuple(path for path in remove if _unlink(root / path))
+    failed = [(path, error) for path in remove if (error := _unlink(root / path)) is not None]
+    kept += [Diagnostic("OC408", f"`{path}` is no longer generated but could not be removed: {error}", Span(path),
+                        "delete it yourself if you no longer need it") for path, error in failed]
+    removed = tuple(path for path in remove if path not in dict(failed))
     return BuildResult(analysis, written, removed, sorted_diagnostics([*analysis.diagnostics, *kept]))
 
 
-def _unlink(path: Path) -> bool:
+def _unlink(path: Path) -> str | None:
+    """Remove `path`; the OS error's text when that fails."""
     try:
         path.unlink()
-    except OSError:
-        return False
-    return True
+    except OSError as error:
+        return error.strerror or str(error)
+    return None
 
 
 def _write_failed(error: WriteError) -> Diagnostic:
@@ -672,7 +637,7 @@ def _module_findings(analysis: Analysis, on_disk: LockFile) -> list[Diagnostic]:
         findings.append(Diagnostic("OC406", f"generated module `{module.path}` {what}", Span(module.path), hint))
     produced = {m.path for m in analysis.modules}
     for extra in sorted(set(manifest_of(on_disk, analysis.config)) - produced):
-        if not (root / extra).is_file():
+        if not owned_file(root, analysis.config, extra):
             continue
         findings.append(Diagnostic("OC406", f"generated module `{extra}` is no longer produced by any flow",
                                    Span(extra), "run `orchc build` to remove it"))

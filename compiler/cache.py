@@ -36,10 +36,12 @@ from typing import Any
 
 from compiler.diagnostics import Diagnostic
 from compiler.model import OperationSpec, Options, OptionSpans, ParamSpec, Span, TypeRef
-from compiler.writer import remove_dead_temporaries, write_atomic
+from compiler.writer import read_regular, remove_dead_temporaries, write_atomic
 
 FOLDER = ".orchc_cache"
 SCHEMA = 1
+#: no entry is larger (the biggest, a 10k-operation project's state, is a few MB)
+MAX_ENTRY_BYTES = 256 * 1024 * 1024
 #: the modules whose code decides what extraction, linking and codegen produce
 _FINGERPRINT_MODULES = (
     "__init__", "annotations", "api", "bind", "cache", "codegen", "config", "diagnostics", "discover", "extract",
@@ -115,6 +117,8 @@ class Cache:
     def __init__(self, root: Path) -> None:
         self.folder = root / FOLDER
         self.enabled = os.environ.get("ORCHC_NO_CACHE", "") in ("", "0") and machine_secret() is not None
+        #: the kinds whose folder was found to be a real folder, not a link elsewhere
+        self._checked: set[str] = set()
         #: the kinds whose folders exist (made by `prepare`)
         self._prepared: set[str] = set()
         #: keys read or written during this run (what `prune` keeps)
@@ -126,12 +130,23 @@ class Cache:
     def _path(self, kind: str, key: str) -> Path:
         return self.folder / kind / f"{key}.json"
 
+    def _usable(self, kind: str) -> bool:
+        """Whether the cache is on and neither its folder nor the kind's is a link: a
+        link committed to a repository must not make orchc read, write or delete
+        elsewhere (a link found turns the cache off for the run)."""
+        if self.enabled and kind not in self._checked:
+            if any(os.path.islink(folder) for folder in (self.folder, self.folder / kind)):
+                self.enabled = False
+            else:
+                self._checked.add(kind)
+        return self.enabled
+
     def get(self, kind: str, key: str) -> Any:
         """The payload stored under (kind, key), or None when absent or not trustworthy."""
-        if not self.enabled:
+        if not self._usable(kind):
             return None
         try:
-            mac, _, data = self._path(kind, key).read_bytes().partition(b"\n")
+            mac, _, data = read_regular(self._path(kind, key), MAX_ENTRY_BYTES, follow_links=False).partition(b"\n")
             if not hmac.compare_digest(mac, _mac(kind, key, data)):
                 return None  # forged, edited or damaged
             entry = json.loads(data)
@@ -144,7 +159,7 @@ class Cache:
 
     def put(self, kind: str, key: str, payload: Any) -> None:
         """Store atomically; a cache that cannot be written is simply not used."""
-        if not self.enabled:
+        if not self._usable(kind):
             return
         entry = {"schema": SCHEMA, "kind": kind, "key": key, "fingerprint": fingerprint(), "payload": payload}
         try:
@@ -157,15 +172,15 @@ class Cache:
     def prepare(self, kind: str) -> None:
         """Create the cache folder (with its .gitignore) and the folder of `kind`; a
         folder that cannot be created disables the cache."""
-        if not self.enabled:
+        if not self._usable(kind):
             return
         if kind in self._prepared:  # once per run, not once per entry written
             return
         try:
             self.folder.mkdir(exist_ok=True)
             ignore = self.folder / ".gitignore"
-            if not ignore.is_file():
-                ignore.write_text("# orchc's cache: safe to delete, never commit\n*\n", encoding="utf-8")
+            if not os.path.lexists(ignore):
+                write_atomic(ignore, b"# orchc's cache: safe to delete, never commit\n*\n")
             (self.folder / kind).mkdir(exist_ok=True)
             remove_dead_temporaries(self.folder / kind, orchc_only=True)
             self._prepared.add(kind)
@@ -175,7 +190,7 @@ class Cache:
     def prune(self, kind: str, keep: set[str], slack: int = 64) -> None:
         """Delete entries of `kind` not in `keep` once they outnumber the live ones."""
         folder = self.folder / kind
-        if not self.enabled or not folder.is_dir():
+        if not self._usable(kind) or not folder.is_dir():
             return
         try:
             names = os.listdir(folder)

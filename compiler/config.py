@@ -67,11 +67,12 @@ def _string_list(value: Any) -> tuple[str, ...] | None:
 
 
 def _relative_path(value: Any) -> str | None:
-    """A project-relative POSIX path, normalised (`./out/` -> `out`); None if absolute or escaping."""
-    if not isinstance(value, str) or not value.strip():
+    """A project-relative POSIX path, normalised (`./out/` -> `out`); None if absolute,
+    escaping, or not a name a file system takes (control characters, a part over 255 bytes)."""
+    if not isinstance(value, str) or not value.strip() or any(ord(char) < 32 or char == "\x7f" for char in value):
         return None
     path = PurePosixPath(value.replace("\\", "/"))
-    if path.is_absolute() or ".." in path.parts:
+    if path.is_absolute() or ".." in path.parts or any(len(part.encode("utf-8", "surrogatepass")) > 255 for part in path.parts):
         return None
     return str(path)
 

@@ -144,6 +144,15 @@ def _under(path: str, folder: str) -> bool:
     return path == folder or path.startswith(folder + "/")
 
 
+def module_for(path: str, config: Config) -> str | None:
+    """The module of project-relative `path`: named relative to the first source root (in
+    configuration order) that holds it, as `find_sources` names it; None under none."""
+    for root in source_roots(config):
+        if root == "." or path.startswith(root + "/"):
+            return module_name(path, root)
+    return None
+
+
 def source_roots(config: Config) -> tuple[str, ...]:
     """The folders module names are relative to, in configuration order (for sys.path)."""
     roots = []

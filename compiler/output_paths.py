@@ -12,6 +12,8 @@ The rules, for `lock` and `out` alike, after following symbolic links:
 
 from __future__ import annotations
 
+import fnmatch
+import glob
 import os
 from pathlib import Path, PurePosixPath
 
@@ -48,22 +50,23 @@ def _why_not(root: Path, config: Config, key: str, value: str) -> list[str]:
     if resolved == _inside(root, config.pyproject):
         reasons.append(f"it is the configuration file `{config.pyproject}`")
     reasons += _source_overlaps(root, config, resolved)
-    target = root / value
+    target = root / resolved
     if key == "lock":
         out = _inside(root, config.out)
         if out is not None and _within(resolved, out):
             reasons.append(f"it lies inside the generated folder `{config.out}`")
-        if target.is_dir():
+        if _is_dir(target):
             reasons.append("it is a folder")
         if resolved.endswith(_PYTHON_SUFFIXES):
             reasons.append("it is a Python file")
-    elif target.exists() and not target.is_dir():
+    elif os.path.lexists(target) and not _is_dir(target):
         reasons.append("it is a file, not a folder")
     return reasons
 
 
 def _source_overlaps(root: Path, config: Config, resolved: str) -> list[str]:
-    reasons = []
+    reasons = [f"the sources glob `{entry}` matches it" for entry in config.sources
+               if glob.has_magic(entry) and _glob_matches(entry, resolved)]
     for source in source_roots(config):
         folder = _inside(root, source)
         if folder in (None, ".", ""):
@@ -80,11 +83,28 @@ def _source_overlaps(root: Path, config: Config, resolved: str) -> list[str]:
 def _inside(root: Path, relative: str) -> str | None:
     """`relative` as a project-relative POSIX path with symbolic links followed (the parts
     that exist), or None when it leads outside the project."""
-    real_root = os.path.realpath(root)
-    real = os.path.realpath(os.path.join(real_root, relative))
+    try:
+        real_root = os.path.realpath(root)
+        real = os.path.realpath(os.path.join(real_root, relative))
+    except (OSError, ValueError):  # a link loop on the way, a name no file system takes
+        return None
     if real != real_root and not real.startswith(real_root.rstrip(os.sep) + os.sep):
         return None
     return PurePosixPath(Path(os.path.relpath(real, real_root))).as_posix()
+
+
+def _glob_matches(pattern: str, path: str) -> bool:
+    """Whether the glob matches `path` or a folder holding it (`op*` matches `ops/gen`)."""
+    parts = PurePosixPath(path).parts
+    prefixes = ["/".join(parts[:end]) for end in range(1, len(parts) + 1)]
+    return any(fnmatch.fnmatchcase(prefix, pattern.rstrip("/")) for prefix in prefixes)
+
+
+def _is_dir(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except OSError:  # unreadable on the way: not a folder orchc can use
+        return False
 
 
 def _within(path: str, folder: str) -> bool:

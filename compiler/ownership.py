@@ -2,13 +2,16 @@
 `[[generated]]`), what `build` may replace or remove, and what it must leave alone.
 
 orchc removes only what it wrote: a file is removed when the previous lock lists it as
-generated, it lies in the `out` folder, and it still has the recorded hash. A file that
+generated, it is a regular file (not a link) directly in the `out` folder (no link on the
+way), and it still has the recorded hash. A file that
 orchc would overwrite must be one it wrote: listed in that manifest, or beginning with
 orchc's own generated-file header. Anything else is reported and left alone.
 """
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
@@ -41,10 +44,21 @@ def manifest_of(lock: LockFile, config: Config) -> dict[str, str]:
 
 
 def _in_out(path: str, config: Config) -> bool:
+    """Whether `path` names a file directly in `out`, as every generated module lies."""
     parts = PurePosixPath(path).parts
     out = PurePosixPath(config.out).parts
-    return (path.endswith(".py") and ".." not in parts and not PurePosixPath(path).is_absolute()
-            and len(parts) > len(out) and parts[: len(out)] == out)
+    return path.endswith(".py") and len(parts) == len(out) + 1 and parts[:-1] == out and parts[-1] not in ("..", ".")
+
+
+def owned_file(root: Path, config: Config, path: str) -> bool:
+    """Whether `root/path` is a regular file (not a link) whose folder really is `out`
+    (no link leads elsewhere): the only kind of file orchc may remove."""
+    target = root / path
+    try:
+        is_file = stat.S_ISREG(os.lstat(target).st_mode)
+        return is_file and os.path.realpath(target.parent) == os.path.realpath(root / config.out)
+    except (OSError, ValueError):
+        return False
 
 
 def removals(root: Path, config: Config, previous: dict[str, str],
@@ -53,7 +67,7 @@ def removals(root: Path, config: Config, previous: dict[str, str],
     build that are no longer produced, and generated-looking files in `out` no lock lists."""
     remove, kept = [], []
     for path in sorted(set(previous) - produced):
-        data = read_bytes(root / path)
+        data = read_bytes(root / path) if owned_file(root, config, path) else None
         if data is None:
             continue
         if sha256(data) == previous[path]:
@@ -79,8 +93,9 @@ def _generated_looking(root: Path, config: Config) -> list[str]:
     if not folder.is_dir():
         return []
     first_line = HEADER.splitlines()[0].encode()
-    return [f"{config.out}/{path.name}" for path in sorted(folder.glob("*.py"))
-            if (read_bytes(path) or b"").startswith(first_line)]
+    found = [f"{config.out}/{path.name}" for path in sorted(folder.glob("*.py"))]
+    return [path for path in found
+            if owned_file(root, config, path) and (read_bytes(root / path) or b"").startswith(first_line)]
 
 
 def foreign_files(root: Path, config: Config, outputs: dict[str, str],
@@ -93,7 +108,7 @@ def foreign_files(root: Path, config: Config, outputs: dict[str, str],
     found = []
     for path, text in sorted(outputs.items()):
         data = read_bytes(root / path)
-        if not data or data == text.encode("utf-8") or path in previous:
+        if data is None or data == text.encode("utf-8") or path in previous:
             continue
         header = LOCK_HEADER if path == config.lock else MODULE_HEADER
         if not data.startswith(header.splitlines()[0].encode()):

@@ -1,27 +1,38 @@
-"""Writing files without ever leaving a half-written result: the one atomic writer (a
-temporary file beside the target, then `os.replace`), the all-or-nothing commit of a
-build's outputs, and the removal of temporaries that a killed run left behind.
+"""orchc's file primitives: writing without ever leaving a half-written result (the one
+atomic writer: a temporary file beside the target, then `os.replace`), the all-or-nothing
+commit of a build's outputs, the removal of temporaries a killed run left behind, and
+reading files that may be planted (only regular files, of bounded size).
 
 A commit writes every changed output to a temporary first and renames them into place
 only when all were written; when a rename fails, the files already renamed are put
 back from hard-link backups, so the previous outputs stay intact either way. The lock
 is renamed last: it is the record of what the generated modules are.
 
-Temporaries are named `.NAME.PID.orchc-tmp` (backups `.NAME.PID.orchc-bak`), so the next
-run can tell a dead run's leftovers from a running one's and remove only those.
+Temporaries are named `.NAME.PID.RANDOM.orchc-tmp` (backups `.orchc-bak`), so the next run
+can tell a dead run's leftovers from a running one's and remove only those. They are
+created exclusively and never through a link (`O_EXCL | O_NOFOLLOW`): a planted file or
+link of that name makes the write fail, it is never written through.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import os
 import re
+import secrets
 import shutil
+import stat
 from collections.abc import Iterable
 from pathlib import Path
 
-_TEMPORARY = re.compile(r"^\..+\.(\d+)\.orchc-(?:tmp|bak)$")
+#: far larger than any hand-written module; a larger "source" is not one
+MAX_SOURCE_BYTES = 64 * 1024 * 1024
+#: what orchc reads back of its own outputs at most (a 10k-operation lock is about 6 MB)
+MAX_OUTPUT_BYTES = 256 * 1024 * 1024
+_TEMPORARY = re.compile(r"^\..+\.(\d+)\.[0-9a-f]{8}\.orchc-(?:tmp|bak)$")
+_EXCLUSIVE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
 #: what earlier orchc releases named their temporaries (`.NAME.RANDOM.tmp`, no process id)
 _OLD_TEMPORARY = re.compile(r"^\..+\.tmp$")
 
@@ -56,12 +67,12 @@ def _mode_for(path: Path) -> int:
 
 
 def _temporary(path: Path, kind: str = "tmp") -> Path:
-    return path.with_name(f".{path.name}.{os.getpid()}.orchc-{kind}")
+    return path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.orchc-{kind}")
 
 
 def _write_temporary(path: Path, data: bytes, mode: int) -> Path:
     temporary = _temporary(path)
-    handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    handle = os.open(temporary, _EXCLUSIVE, 0o600)
     try:
         with os.fdopen(handle, "wb") as stream:
             os.fchmod(stream.fileno(), mode)
@@ -112,11 +123,26 @@ def _alive(pid: int) -> bool:
 
 
 def read_bytes(path: Path) -> bytes | None:
-    """The file's bytes; None when it is absent or cannot be read."""
+    """The bytes of a regular file (see `read_regular`); None when there is none to read."""
     try:
-        return path.read_bytes()
+        return read_regular(path, MAX_OUTPUT_BYTES)
     except OSError:
         return None
+
+
+def read_regular(path: Path, limit: int, *, follow_links: bool = True) -> bytes:
+    """The bytes of a regular file of at most `limit` bytes. Raises OSError otherwise: a
+    FIFO or device is never read (no hang on a pipe, no endless read of /dev/zero), and
+    with `follow_links=False` neither is a link."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | (0 if follow_links else getattr(os, "O_NOFOLLOW", 0))
+    handle = os.open(path, flags)
+    with os.fdopen(handle, "rb") as stream:
+        info = os.fstat(stream.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file")
+        if info.st_size > limit:
+            raise OSError(errno.EFBIG, f"larger than {limit:,} bytes")
+        return stream.read(limit + 1)
 
 
 # -- the commit of a build ----------------------------------------------------------------
@@ -129,7 +155,7 @@ def commit(root: Path, outputs: dict[str, str], last: str) -> tuple[str, ...]:
     changed = {path: text.encode("utf-8") for path, text in outputs.items()
                if read_bytes(root / path) != text.encode("utf-8")}
     order = sorted(changed, key=lambda p: (p == last, p))
-    for folder in {(root / path).parent for path in order}:
+    for folder in {(root / path).parent for path in outputs}:
         remove_dead_temporaries(folder)
     made_folders: list[Path] = []
     staged: dict[str, tuple[Path, Path | None]] = {}
@@ -174,11 +200,13 @@ def _backup(target: Path) -> Path | None:
     if not target.is_file():  # nothing, or something a rename cannot replace anyway
         return None
     backup = _temporary(target, "bak")
-    backup.unlink(missing_ok=True)
     try:
         os.link(target, backup)
     except OSError:  # no hard links here (or not to this file): a copy serves as well
-        shutil.copy2(target, backup)
+        with target.open("rb") as source:
+            handle = os.open(backup, _EXCLUSIVE, 0o600)
+            with os.fdopen(handle, "wb") as copy:
+                shutil.copyfileobj(source, copy)
     return backup
 
 

@@ -19,6 +19,7 @@ from typing import Any
 from compiler.diagnostics import did_you_mean
 from compiler.lockfile import LockError, LockFile, LockFlow, LockOperation, loads
 from compiler.toml_read import TomlError, load_toml
+from compiler.writer import MAX_SOURCE_BYTES, read_regular
 from runtime.errors import OperationLoadError, RuntimeUsageError, describe_exception
 from runtime.trust import check_lock, check_module_file, check_project, path_problem
 
@@ -193,7 +194,7 @@ class Registry:
                 hashes[op.file] = self._source_hashes(op.file, op.module)
             found = hashes[op.file]
             if found is None:
-                problems.append(f"`{op.name}`: its file `{op.file}` is missing")
+                problems.append(f"`{op.name}`: its file `{op.file}` is missing or unreadable")
             elif op.name not in found:
                 problems.append(f"`{op.name}`: no longer defined in `{op.file}`")
             elif found[op.name][0] != op.source_hash:
@@ -208,9 +209,9 @@ class Registry:
         from compiler.extract import extract  # lazy: libcst is only needed for this check
         from compiler.model import SourceFile
 
-        try:
-            text = (self.root / file).read_text(encoding="utf-8")
-        except (FileNotFoundError, NotADirectoryError):
+        try:  # a regular file only: a pipe or device in its place must not hang or flood us
+            text = read_regular(self.root / file, MAX_SOURCE_BYTES).decode("utf-8-sig")
+        except (OSError, UnicodeDecodeError):
             return None
         ops, _diagnostics = extract(SourceFile(path=file, module=module, text=text))
         return {op.name: (op.source_hash, op.function) for op in ops}

@@ -17,7 +17,7 @@ import tomli_w
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from compiler import api
+from compiler import api, core
 from compiler.extract import extract
 from compiler.link import link
 from compiler.lockfile import (
@@ -97,7 +97,7 @@ def test_lock_bytes_ignore_discovery_and_operation_order(rng: random.Random) -> 
     rng.shuffle(operations)
     graph, diagnostics = link(operations, analysis.config.all_opaque_types, frozenset({"models", "a", "z"}))
     assert not diagnostics
-    shuffled = api._lock_and_modules(graph, analysis.config)[0]
+    shuffled = core.lock_and_modules(graph, analysis.config)[0]
     assert dumps(shuffled) == analysis.lock_text
 
 

@@ -121,3 +121,24 @@ def test_runs_appear_in_a_configured_prefect_server(tmp_path: Path) -> None:
     finally:
         os.killpg(server.pid, 15)
         server.wait(timeout=30)
+
+
+def test_the_readme_snapshot_test_works_on_a_users_project(tmp_path: Path) -> None:
+    """The README's syrupy test, copied into a user's project: it records, passes, then
+    fails once an operation's options change."""
+    block = re.search(r"```python\n(# tests/test_flows_snapshot\.py\n.*?)```", README, flags=re.S).group(1)
+    project = tmp_path / "project"
+    shutil.copytree(REPO / "tests" / "cases" / "scraping_seed" / "project", project)
+    (project / "tests").mkdir()
+    (project / "tests" / "test_flows_snapshot.py").write_text(block)
+
+    def pytest_run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args], cwd=project,
+                              env={**_env(), "PYTHONPATH": str(REPO)}, capture_output=True, text=True, timeout=300)
+
+    assert pytest_run("--snapshot-update").returncode == 0
+    assert pytest_run().returncode == 0
+    ops = project / "scraping" / "ops.py"
+    ops.write_text(ops.read_text().replace("retries=3", "retries=4", 1))
+    changed = pytest_run()
+    assert changed.returncode == 1 and "1 snapshot failed" in changed.stdout, changed.stdout

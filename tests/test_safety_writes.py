@@ -135,11 +135,11 @@ def _dead_pid() -> int:
 def test_a_killed_runs_temporaries_are_removed_by_the_next_run(project: Path) -> None:
     dead, alive = _dead_pid(), os.getpid()
     planted = {
-        project / f".flows.lock.{dead}.orchc-tmp": False,
-        project / "orchestration" / f".g.py.{dead}.orchc-bak": False,
+        project / f".flows.lock.{dead}.0123abcd.orchc-tmp": False,
+        project / "orchestration" / f".g.py.{dead}.0123abcd.orchc-bak": False,
         project / ".orchc_cache" / "extract" / ".e3b0c442.tmp": False,  # an earlier release's name
-        project / ".orchc_cache" / "format" / f".abc.json.{dead}.orchc-tmp": False,
-        project / f".flows.lock.{alive}.orchc-tmp": True,  # a run still going: left alone
+        project / ".orchc_cache" / "format" / f".abc.json.{dead}.0123abcd.orchc-tmp": False,
+        project / f".flows.lock.{alive}.0123abcd.orchc-tmp": True,  # a run still going: left alone
         project / "notes.tmp": True,  # not a temporary of orchc's
     }
     for path in planted:
@@ -242,3 +242,55 @@ def test_any_output_settings_build_cleanly_or_change_nothing(tmp_path_factory, l
         assert done.returncode in (1, 2) and " OC" in done.stdout, printed
         assert after == before
     assert {p: p.read_bytes() for p in (root / "link").resolve().rglob("*") if p.is_file()} == outside
+
+
+# -- links and special files planted in the project ------------------------------------------
+
+
+def test_a_link_inside_out_cannot_lead_removal_elsewhere(project: Path, tmp_path: Path) -> None:
+    """`out/ext -> elsewhere` plus a manifest entry for `out/ext/keep.py` with its exact hash."""
+    from compiler.incremental import sha256
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "keep.py").write_text("precious\n")
+    (project / "orchestration" / "ext").symlink_to(elsewhere)
+    lock = project / "flows.lock"
+    lock.write_text(lock.read_text() + f'\n[[generated]]\npath = "orchestration/ext/keep.py"\n'
+                    f'sha256 = "{sha256((elsewhere / "keep.py").read_bytes())}"\n')
+    assert "no longer produced" not in orchc("check", project, tmp_path / "home").stdout
+    assert build(project).returncode == 0
+    assert (elsewhere / "keep.py").read_text() == "precious\n"
+
+
+def test_a_planted_temporary_is_never_written_through(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Even with the temporary's name guessed (here: forced), a link there is not followed."""
+    from compiler import writer
+
+    victim = tmp_path / "victim.txt"
+    victim.write_text("mine")
+    victim.chmod(0o600)
+    monkeypatch.setattr(writer.secrets, "token_hex", lambda _: "deadbeef")
+    (tmp_path / f".flows.lock.{os.getpid()}.deadbeef.orchc-tmp").symlink_to(victim)
+    with pytest.raises(OSError):
+        writer.write_atomic(tmp_path / "flows.lock", b"lock")
+    assert victim.read_text() == "mine" and victim.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_linked_cache_folder_turns_the_cache_off(project: Path, tmp_path: Path) -> None:
+    """A committed `.orchc_cache/format -> elsewhere` must not make `check` write or prune there."""
+    elsewhere = tmp_path / "jsons"
+    elsewhere.mkdir()
+    for index in range(100):
+        (elsewhere / f"d{index}.json").write_text("{}")
+    shutil.rmtree(project / ".orchc_cache" / "format")
+    (project / ".orchc_cache" / "format").symlink_to(elsewhere)
+    (project / ".orchc_cache" / "project").rename(tmp_path / "gone")  # so check must analyse
+    assert orchc("check", project, tmp_path / "home").returncode == 0
+    assert sorted(p.name for p in elsewhere.iterdir()) == sorted(f"d{index}.json" for index in range(100))
+
+
+def test_a_pipe_as_a_source_is_reported_not_read(project: Path) -> None:
+    os.mkfifo(project / "ops" / "pipe.py")
+    done = build(project)
+    assert done.returncode == 1 and " OC112 " in done.stdout and "ops/pipe.py" in done.stdout
