@@ -39,6 +39,9 @@ def run_flow(registry: Registry, flow_name: str, params: dict[str, Any]) -> Any:
     `EnvironmentFailure` when Prefect has no API to talk to.
     """
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    # Prefect waits 20 s for its temporary server; a first start in a fresh PREFECT_HOME
+    # takes about 18 s on a quiet 2-core machine, so give it room unless the user chose
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
     flow = registry.flow(flow_name)
     set_current_registry(registry)  # task bodies look the user functions up here
     function = getattr(import_generated(registry, flow), flow.function)

@@ -21,7 +21,7 @@ from compiler.lockfile import LockError, LockFile, LockFlow, LockOperation, load
 from compiler.toml_read import TomlError, load_toml
 from compiler.writer import MAX_SOURCE_BYTES, read_regular
 from runtime.errors import OperationLoadError, RuntimeUsageError, describe_exception
-from runtime.trust import check_lock, check_module_file, check_project, path_problem
+from runtime.trust import check_lock, check_module_file, check_project, check_project_matches_config, path_problem
 
 DEFAULT_LOCK = "flows.lock"
 PYPROJECT = "pyproject.toml"
@@ -127,9 +127,13 @@ class Registry:
             root = Path(project).resolve()
             if not root.is_dir():
                 raise RuntimeUsageError(f"project folder `{project}` does not exist")
-        config = read_tool_config(root) or {}
+        table = read_tool_config(root)
+        config = table or {}
         lock_path = _lock_path(root, config)
-        return cls(root, _read_lock(lock_path), config, lock_path)
+        lock = _read_lock(lock_path)
+        if table is not None:  # the reviewed configuration decides which folders go on sys.path
+            check_project_matches_config(lock.project, (root / PYPROJECT).read_text(encoding="utf-8"), lock_path)
+        return cls(root, lock, config, lock_path)
 
     # -- functions ------------------------------------------------------------------
 

@@ -53,6 +53,25 @@ def check_project(project: LockProject, lock_path: Path) -> None:
         raise UntrustedLockError(_refused_lock(lock_path), problems)
 
 
+def check_project_matches_config(project: LockProject, pyproject_text: str, lock_path: Path) -> None:
+    """Refuse a lock whose folders (what goes first on `sys.path`) are not the ones the
+    project's `[tool.orchc]` gives: a lock listing an extra source root could put a
+    module of the attacker's choosing before the project's own. A configuration with
+    findings of its own is left to `orchc check`."""
+    from compiler.config import parse_config
+    from compiler.core import generated_package
+    from compiler.discover import source_roots
+
+    config, findings = parse_config(pyproject_text)
+    if findings:
+        return
+    expected = {"source_roots": list(source_roots(config)), "out": config.out, "package": generated_package(config)}
+    problems = [f"`project.{key}` is {getattr(project, key)!r}; `[tool.orchc]` gives {value!r}"
+                for key, value in expected.items() if getattr(project, key) != value]
+    if problems:
+        raise UntrustedLockError(_refused_lock(lock_path), problems)
+
+
 def check_lock(lock: LockFile, lock_path: Path) -> None:
     """Refuse (UntrustedLockError) a lock that is inconsistent or reaches outside the project."""
     problems = list(_project_problems(lock.project))
@@ -114,6 +133,10 @@ def _flow_problems(flow: LockFlow, operations: set[str]) -> Iterator[str]:
     for name in flow.sinks:
         if name not in members:
             yield f"{where}: sink `{name}` is not one of its operations"
+    for param in flow.params:  # parsing a parameter imports its consumers: only reviewed members
+        for name in param.consumers:
+            if name not in members:
+                yield f"{where}: parameter `{param.name}` names `{name}`, which is not one of its operations"
     if not flow.module.isidentifier() or flow.module == "__init__":
         yield f"{where}: generated module `{flow.module}` is not a module name"
     if not flow.function.isidentifier():

@@ -106,4 +106,4 @@ def test_stale_operations_compares_member_hashes(project):
     ]
     assert project.registry.stale_operations("other") == []  # only the flow's members count
     project.source.unlink()
-    assert project.registry.stale_operations("other") == [f"`other`: its file `{project.source.name}` is missing"]
+    assert project.registry.stale_operations("other") == [f"`other`: its file `{project.source.name}` is missing or unreadable"]

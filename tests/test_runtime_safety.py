@@ -248,3 +248,33 @@ def test_temporary_server_not_starting_in_time_is_an_environment_failure(project
     done = run(project, "g", "--engine", "prefect", "--param", "command=x", env=env, timeout=60)
     assert_refused(done, 2, "Prefect's temporary server did not start in time",
                    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "--engine local")
+
+
+# -- what a review of the first version found ---------------------------------------------------
+
+
+def test_a_flow_parameter_naming_an_operation_outside_the_flow_is_refused(project):
+    """Parsing a parameter imports its consumers: a consumer outside the flow's members
+    (whose source hash is never checked) must be refused before that import."""
+    scripts = project / "scripts"
+    scripts.mkdir()
+    marker, command = marker_command(project)
+    (scripts / "reset_db.py").write_text(f"import os\nos.system({command!r})\n\ndef x(command: str) -> str:\n    return ''\n")
+    lock = project / "flows.lock"
+    replace_in(lock, "consumers = [\n", 'consumers = [\n    "x",\n')
+    done = run(project, "g", "--engine", "local", "--param", "command=hi")
+    assert_refused(done, 1, "parameter `command` names `x`, which is not one of its operations")
+    assert not marker.exists()
+
+
+def test_a_source_root_the_configuration_does_not_give_is_refused(project):
+    """An extra source root listed first would put an attacker's `a.py` before the project's."""
+    package = package_of(project)
+    shadow = project / "shadow" / package
+    shadow.mkdir(parents=True)
+    marker, command = marker_command(project)
+    (shadow / "__init__.py").write_text(f"import os\nos.system({command!r})\n")
+    replace_in(project / "flows.lock", 'source_roots = [\n    ".",\n]', 'source_roots = [\n    "shadow",\n    ".",\n]')
+    done = run(project, "g", "--engine", "local", "--param", "command=hi")
+    assert_refused(done, 1, "`project.source_roots`", "`[tool.orchc]` gives")
+    assert not marker.exists()
