@@ -7,4 +7,7 @@ python3 -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e '.[test]'
 export PREFECT_SERVER_ANALYTICS_ENABLED=false PREFECT_LOGGING_LEVEL=WARNING
-exec .venv/bin/python -m pytest "$@"
+# In parallel: one worker per core plus one, since several tests mostly wait on subprocesses
+# (pip installs, Prefect servers); each worker starts at most one Prefect server.
+workers=${ORCHC_TEST_WORKERS:-$(( $(nproc 2>/dev/null || echo 2) + 1 ))}
+exec .venv/bin/python -m pytest -n "$workers" "$@"
