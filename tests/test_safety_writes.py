@@ -5,12 +5,14 @@ command line (or the writer) on a real file system."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import resource
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -90,20 +92,39 @@ def test_a_full_disk_leaves_the_previous_outputs(project: Path) -> None:
     assert leftovers(project) == []
 
 
-def test_an_immutable_generated_module_leaves_every_output_as_it_was(project: Path) -> None:
-    """The rename onto the immutable module fails after the package `__init__` may have
-    been replaced: the commit puts back what it replaced, and the lock is never touched."""
+@contextlib.contextmanager
+def _unreplaceable(path: Path) -> Iterator[None]:
+    """Make `path` a file no rename can replace: immutable (`chattr +i`, as root), or where
+    that is not permitted (an unprivileged CI runner), a folder with a file in it."""
+    chattr = shutil.which("chattr")
+    if chattr and subprocess.run([chattr, "+i", str(path)], capture_output=True).returncode == 0:
+        try:
+            yield
+        finally:
+            subprocess.run([chattr, "-i", str(path)], check=True)
+        return
+    saved = path.read_bytes()
+    path.unlink()
+    path.mkdir()
+    (path / "keep").write_text("x")
+    try:
+        yield
+    finally:
+        shutil.rmtree(path)
+        path.write_bytes(saved)
+
+
+def test_an_unreplaceable_generated_module_leaves_every_output_as_it_was(project: Path) -> None:
+    """The rename onto the module fails after the package `__init__` may have been
+    replaced: the commit puts back what it replaced, and the lock is never touched."""
     module = project / "orchestration" / "g.py"
     add_operation(project)
-    before = snapshot(project)
-    subprocess.run(["chattr", "+i", str(module)], check=True)
-    try:
+    with _unreplaceable(module):
+        before = snapshot(project)
         done = build(project)
-    finally:
-        subprocess.run(["chattr", "-i", str(module)], check=True)
+        assert snapshot(project) == before
     assert done.returncode == 2, done.stdout + done.stderr
     assert " OC407 " in done.stdout and "orchestration/g.py" in done.stdout
-    assert snapshot(project) == before
     assert leftovers(project) == []
     assert build(project).returncode == 0  # and once the file can be replaced, the build goes through
 
