@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from compiler.api import Analysis
 from compiler.lockdiff import Change, lock_changes
 from compiler.lockfile import LockError, loads
-from compiler.render import FileDiff
+from compiler.report import FileDiff
 
 _ABSENT = "/dev/null"
 

@@ -16,50 +16,21 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from compiler.diagnostics import Diagnostic
+from compiler.report import FileDiff, Report
 
 if TYPE_CHECKING:  # lockdiff pulls in pydantic: keep it off a fast `check`'s import path
     from compiler.lockdiff import Change
+
+__all__ = ["OUTPUT_FORMATS", "OUTPUT_FORMAT_ENV", "FileDiff", "Report", "render", "summary"]
 
 OUTPUT_FORMATS = ("text", "json", "github", "sarif")
 #: the environment variable that sets `--output-format` when the option is not given
 OUTPUT_FORMAT_ENV = "ORCHC_OUTPUT_FORMAT"
 #: the `schema` of the json report; bumped when a field changes meaning or goes away
 REPORT_SCHEMA = "orchc-report/1"
-
-
-@dataclass(frozen=True, slots=True)
-class FileDiff:
-    """A unified diff of one output file, from what is on disk to what `build` writes."""
-
-    #: project-relative POSIX path
-    path: str
-    #: the unified diff text, ending with a newline
-    diff: str
-
-
-@dataclass(frozen=True, slots=True)
-class Report:
-    """What one command found, ready to render in any format."""
-
-    #: `build`, `check`, `graph`, `explain` or `diff`
-    command: str
-    diagnostics: tuple[Diagnostic, ...]
-    #: the command's exit status
-    status: int
-    #: the last line of the text report (`found 2 errors`, `flows.lock is up to date …`)
-    summary: str
-    #: the project folder inside its repository (`""` at the top, else `sub/dir/`)
-    prefix: str = ""
-    #: `check --diff`: the semantic changes from the lock on disk to the expected one
-    changes: tuple[Change, ...] = ()
-    #: `check --diff`: unified diffs of the lock and each stale generated module
-    diffs: tuple[FileDiff, ...] = ()
-    #: command-specific fields for json (`written`, `removed` for `build`), sorted by key
-    details: tuple[tuple[str, Any], ...] = field(default=())
 
 
 def render(report: Report, output_format: str) -> str:

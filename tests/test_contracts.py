@@ -78,3 +78,24 @@ def test_the_contract_names_exist_in_the_runtime() -> None:
 
 def test_the_extractor_reads_exactly_the_arguments_operation_takes() -> None:
     assert KEYWORDS == tuple(inspect.signature(runtime.operation).parameters)
+
+
+def test_the_compiler_modules_import_each_other_without_a_cycle() -> None:
+    """Every `compiler.X` import, at module level or inside a function, is an edge; the
+    modules form a DAG (the package `__init__` aside: it only names the public API)."""
+    import networkx as nx
+
+    graph = nx.DiGraph()
+    for path in sorted((ROOT / "compiler").glob("*.py")):
+        if path.stem == "__init__":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [node.module] if isinstance(node, ast.ImportFrom) and node.module else \
+                [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.module == "compiler":
+                names = [f"compiler.{alias.name}" for alias in node.names]
+            for name in names:
+                if name.startswith("compiler.") and name.count(".") == 1:
+                    graph.add_edge(path.stem, name.split(".")[1])
+    assert graph.number_of_edges() > 20
+    assert list(nx.simple_cycles(graph)) == []
