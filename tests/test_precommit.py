@@ -1,6 +1,7 @@
 """The pre-commit hooks, run for real: `pre-commit try-repo` installs orchc from a copy of
 this repository into its own virtualenv and runs `orchc-build` / `orchc-check` on a
-temporary user project. The first install downloads orchc's dependencies (~1 minute)."""
+temporary user project. The first install downloads orchc's dependencies (with
+pre-commit-uv, a test dependency, about 30 s instead of 4 minutes)."""
 
 from __future__ import annotations
 
