@@ -1,37 +1,35 @@
-"""The compiler's API and its only file I/O: find the project, read sources, run the passes,
-and write (build) or compare (check) the lockfile and generated modules.
-
-Every write is atomic (a temporary file in the same folder, then `os.replace`) and happens
-only when the bytes differ; nothing is written when any error was found.
+"""The compiler's API: analyse, build and check a project folder. The thin shell around
+the pure core (`compiler.core`): `compiler.project` loads the project, `compiler.warm`
+answers from earlier work, and here `build` writes (through `compiler.ownership` and
+`compiler.writer`: only orchc's own files, all or nothing, only when the bytes differ,
+nothing on any error) and `check` compares with what is on disk, writing nothing.
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
 import gc
-import multiprocessing
 import os
 import re
-import threading
 from collections import Counter
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
+from compiler import project, warm
 from compiler.cache import Cache
-from compiler.cache import digest as cache_digest
-from compiler.config import Config, parse_config
-from compiler.diagnostics import Diagnostic, UsageError, has_errors, sorted_diagnostics
+from compiler.config import Config
 from compiler.core import analyse_files
-from compiler.discover import SourcePath, find_sources
+from compiler.diagnostics import Diagnostic, has_errors, sorted_diagnostics
 from compiler.incremental import sha256 as _sha256
-from compiler.model import OperationSpec, SourceFile, Span
-from compiler.output_paths import output_path_problems
+from compiler.model import OperationSpec, Span
 from compiler.ownership import foreign_files, manifest, manifest_of, owned_file, removals
-from compiler.writer import MAX_SOURCE_BYTES, WriteError, commit, read_bytes, read_regular
+from compiler.project import find_root, load_config
+from compiler.writer import WriteError, commit, read_bytes
+
+__all__ = ["Analysis", "BuildResult", "analyse", "build", "check", "find_root", "load_config", "outputs_on_disk",
+           "parse_lock"]
 
 # The passes (libcst, networkx, black, pydantic) are imported where they are used: a
 # `check` of an unchanged project answers from the cache without loading any of them.
@@ -76,166 +74,6 @@ class BuildResult:
     diagnostics: tuple[Diagnostic, ...] = field(default=())
 
 
-# -- finding and reading ----------------------------------------------------------------
-
-
-def find_root(path: str | os.PathLike | None = None) -> Path:
-    """PATH itself when it holds a pyproject.toml, else the nearest such folder above it
-    (or above the current folder); PATH itself when there is none."""
-    start = Path(path) if path is not None else Path.cwd()
-    if not start.exists():
-        raise UsageError(f"`{path}` does not exist", "pass an existing project folder")
-    start = start.resolve()
-    if start.is_file():
-        start = start.parent
-    for folder in (start, *start.parents):
-        if (folder / "pyproject.toml").is_file():
-            return folder
-    return start
-
-
-def load_config(root: Path) -> tuple[Config, tuple[Diagnostic, ...]]:
-    """The project's configuration, with its findings: its own (OC101-OC103), then where
-    its `lock` and `out` would make orchc write (OC109), before anything else is read."""
-    pyproject = root / "pyproject.toml"
-    try:
-        text = pyproject.read_text(encoding="utf-8") if pyproject.is_file() else None
-    except (OSError, UnicodeDecodeError) as error:
-        return Config(), (Diagnostic("OC101", f"cannot read `pyproject.toml`: {error}", Span("pyproject.toml"),
-                                     "save it as UTF-8 text orchc can read"),)
-    config, problems = parse_config(text)
-    if has_errors(problems):
-        return config, problems
-    return config, (*problems, *output_path_problems(root, config))
-
-
-def _read_source(root: Path, source: SourcePath) -> SourceFile | Diagnostic:
-    try:
-        data = read_regular(root / source.path, MAX_SOURCE_BYTES)
-    except OSError as error:  # a link loop, a dangling link, a pipe or device, no permission
-        return Diagnostic("OC112", f"cannot read `{source.path}`: {error.strerror or error}", Span(source.path),
-                          "make it a readable source file (or fix the link), or exclude it with `[tool.orchc] exclude`")
-    try:
-        return SourceFile(source.path, source.module, data.decode("utf-8-sig"))
-    except UnicodeDecodeError as error:
-        return Diagnostic("OC106", f"cannot read `{source.path}` as UTF-8: {error}", Span(source.path),
-                          "save the file as UTF-8, or exclude it with `[tool.orchc] exclude`")
-
-
-#: below this many files to parse, a process pool costs more than it saves (measured:
-#: forking two workers and shipping results back is ~40 ms; a file parses in ~12 ms)
-PARALLEL_THRESHOLD = 24
-
-
-def worker_count() -> int:
-    """`ORCHC_WORKERS` when set (1 forces one process), else the number of CPUs."""
-    value = os.environ.get("ORCHC_WORKERS", "").strip()
-    if value.isdigit() and int(value) > 0:
-        return int(value)
-    return os.cpu_count() or 1
-
-
-class _Sources(NamedTuple):
-    """A project's source files, found and read once per run (`check` hands what it read
-    for the project cache to the analysis instead of reading every file again)."""
-
-    paths: tuple[SourcePath, ...]
-    #: discovery's findings (OC104)
-    diagnostics: tuple[Diagnostic, ...]
-    #: each file's text, or why it cannot be read (OC106), in path order
-    reads: list[SourceFile | Diagnostic]
-    #: each file's extraction cache key (a digest of its path, module and text; None when
-    #: it can't be read), computed once: the per-file and project caches both use it
-    keys: list[str | None]
-    #: the project-level cache key; None when discovery failed or a file can't be read
-    key: str | None
-
-    @property
-    def packages(self) -> list[str]:
-        """The top-level packages of the sources, sorted (they decide which types bind
-        nominally)."""
-        return sorted({source.module.split(".", 1)[0] for source in self.paths})
-
-
-def _find_and_read(root: Path, config: Config) -> _Sources:
-    paths, diagnostics = find_sources(root, config)
-    reads = [_read_source(root, source) for source in paths]
-    keys = [None if isinstance(read, Diagnostic) else cache_digest("extract", read.path, read.module, read.text)
-            for read in reads]
-    project = None if diagnostics or None in keys else cache_digest("project", repr(config), *keys)
-    return _Sources(paths, diagnostics, reads, keys, project)
-
-
-def _extract_all(reads: list[SourceFile | Diagnostic], keys: list[str | None],
-                 cache: Cache) -> tuple[list[OperationSpec], list[Diagnostic]]:
-    """Every file's operations and diagnostics, in path order (`keys`: their cache keys).
-
-    1. A file whose extraction is cached under the digest of its bytes (and path, module
-       and orchc's own code) is not parsed again.
-    2. Files that cannot hold an operation (no word `operation`) need no parse at all.
-    3. The rest are extracted here, or across processes when there are more than
-       `PARALLEL_THRESHOLD` of them; results are merged in path order either way, so
-       the output is the same bytes.
-    """
-    results: dict[int, tuple] = {}
-    todo: list[tuple[int, str, SourceFile]] = []
-    for index, (read, key) in enumerate(zip(reads, keys)):
-        if isinstance(read, Diagnostic) or key is None:
-            results[index] = ((), (read,))
-            continue
-        if "operation" not in read.text:  # what `extract` says of it, without loading libcst
-            results[index] = ((), ())
-            continue
-        found = cache.get_extraction(key)
-        if found is None:
-            todo.append((index, key, read))
-        else:
-            results[index] = found
-        cache.used_extractions.add(key)
-    if todo:
-        cache.prepare("extract")  # here, not in each worker at once
-    for (index, _, _), found in zip(todo, _extract_many([(key, read) for _, key, read in todo], cache)):
-        results[index] = found
-    operations: list[OperationSpec] = []
-    diagnostics: list[Diagnostic] = []
-    for index in range(len(reads)):
-        found, problems = results[index]
-        operations.extend(found)
-        diagnostics.extend(problems)
-    return operations, diagnostics
-
-
-def _extract_and_remember(cache: Cache, item: tuple[str, SourceFile]) -> tuple:
-    """Extract one file and cache the result under its key (in the worker that extracted
-    it: encoding and writing entries is work to share too)."""
-    from compiler.extract import extract
-
-    key, file = item
-    found = extract(file)
-    if not has_errors(found[1]):  # a file with errors is being edited: parse it again
-        cache.put_extraction(key, *found)
-    return found
-
-
-def _extract_many(items: list[tuple[str, SourceFile]], cache: Cache) -> list[tuple]:
-    """`_extract_and_remember` of each (key, file), across processes when worth it."""
-    work = functools.partial(_extract_and_remember, cache)
-    workers = min(worker_count(), len(items))
-    if workers < 2 or len(items) <= PARALLEL_THRESHOLD:
-        return [work(item) for item in items]
-    # biggest first, so no worker is left with a long file at the end
-    order = sorted(range(len(items)), key=lambda i: -len(items[i][1].text))
-    # fork is the cheapest start (the parent has libcst loaded), but only safe without threads
-    fork = threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods()
-    context = multiprocessing.get_context("fork" if fork else "spawn")
-    with ProcessPoolExecutor(workers, mp_context=context) as pool:
-        found = list(pool.map(work, [items[i] for i in order], chunksize=max(1, len(items) // (workers * 8))))
-    results: list = [None] * len(items)
-    for index, result in zip(order, found):
-        results[index] = result
-    return results
-
-
 # -- analysis ---------------------------------------------------------------------------
 
 
@@ -261,7 +99,7 @@ def _collector_paused() -> Iterator[None]:
 
 
 def _analyse(root: Path, config: Config, config_diagnostics: tuple[Diagnostic, ...],
-             sources: _Sources | None = None, cache: Cache | None = None) -> Analysis:
+             sources: project.Sources | None = None, cache: Cache | None = None) -> Analysis:
     """`analyse` once the configuration is loaded; `sources` and `cache` when the caller
     (`check`) has already read the sources and opened the cache."""
     with _collector_paused():
@@ -269,17 +107,17 @@ def _analyse(root: Path, config: Config, config_diagnostics: tuple[Diagnostic, .
 
 
 def _analyse_now(root: Path, config: Config, config_diagnostics: tuple[Diagnostic, ...],
-                 sources: _Sources | None, cache: Cache | None) -> Analysis:
+                 sources: project.Sources | None, cache: Cache | None) -> Analysis:
     """The pure core (`compiler.core`) over the project's files, with the cache's
     extraction and formatting, remembering a clean analysis for the next run."""
     if has_errors(config_diagnostics):
         return Analysis(root, config, sorted_diagnostics(config_diagnostics))
-    sources = sources if sources is not None else _find_and_read(root, config)
+    sources = sources if sources is not None else project.find_and_read(root, config)
     cache = cache if cache is not None else Cache(root)
     extracted: list[OperationSpec] = []
 
     def extract_all(reads):
-        found = _extract_all(reads, sources.keys, cache)
+        found = project.extract_all(reads, sources.keys, cache)
         extracted.extend(found[0])
         return found
 
@@ -294,133 +132,8 @@ def _analyse_now(root: Path, config: Config, config_diagnostics: tuple[Diagnosti
         outputs = {config.lock: _sha256(analysis.lock_text), **{m.path: _sha256(m.text) for m in outcome.modules}}
         per_file = Counter(op.span.path for op in extracted)
         files = {read.path: [key, per_file[read.path]] for read, key in zip(sources.reads, sources.keys)}
-        _remember(cache, sources.key, _State(repr(config), sources.packages, files, outputs, list(analysis.counts)))
+        warm.remember(cache, sources.key, warm.State(repr(config), sources.packages, files, outputs, list(analysis.counts)))
     return analysis
-
-
-# -- the project-level cache: an unchanged project needs no analysis to be checked ---------
-
-
-class _State(NamedTuple):
-    """What the cache remembers of the latest clean analysis: enough to patch its outputs
-    after an edit that changes no operation's interface (`compiler.incremental`)."""
-
-    config: str
-    #: the top-level packages of the sources (they decide which types bind nominally)
-    packages: list[str]
-    #: path -> [extraction cache key, how many operations the file held]
-    files: dict[str, list]
-    #: path -> sha256 of each file build wrote (the lock and the generated modules)
-    outputs: dict[str, str]
-    #: [operations, flows]
-    counts: list[int]
-
-
-def _remember(cache: Cache, key: str | None, state: _State) -> None:
-    if key is None:
-        return
-    cache.put("project", key, {"outputs": state.outputs, "counts": state.counts})
-    cache.prune("project", {key}, slack=8)
-    cache.put("state", "latest", state._asdict())
-
-
-def _latest(cache: Cache, config: Config) -> _State | None:
-    entry = cache.get("state", "latest")
-    try:
-        state = _State(**entry)
-    except TypeError:
-        return None
-    shapes = (
-        state.config == repr(config) and isinstance(state.packages, list),
-        isinstance(state.files, dict) and isinstance(state.outputs, dict) and config.lock in state.outputs,
-        all(isinstance(v, list) and len(v) == 2 and isinstance(v[0], str) and type(v[1]) is int for v in state.files.values()),
-        all(isinstance(k, str) and isinstance(v, str) for k, v in state.outputs.items()),
-        isinstance(state.counts, list) and len(state.counts) == 2 and all(type(c) is int for c in state.counts),
-    )
-    return state if all(shapes) else None
-
-
-class _Patched(NamedTuple):
-    """Outputs patched from the latest clean analysis (`compiler.incremental`)."""
-
-    state: _State
-    #: path -> new text, for each output that changed (the lock included)
-    changed: dict[str, str]
-
-
-def _patched(root: Path, config: Config, sources: _Sources, cache: Cache) -> _Patched | None:
-    """The latest clean analysis's outputs, patched for what changed in the sources since;
-    None when that takes more than a patch (the caller analyses from scratch)."""
-    state = _latest(cache, config) if sources.key is not None else None
-    if state is None or sources.packages != state.packages:
-        return None
-    reads: list[SourceFile] = sources.reads  # type: ignore[assignment]  # sources.key: all were read
-    edited = [(read, key) for read, key in zip(reads, sources.keys) if state.files.get(read.path, [None])[0] != key]
-    gone = set(state.files) - {read.path for read in reads}
-    before = _remembered_operations(cache, state, [*(read.path for read, _ in edited), *gone])
-    if before is None:
-        return None
-    after, problems = _extract_all([read for read, _ in edited], [key for _, key in edited], cache)
-    outputs = {path: _read_text(root / path) for path in state.outputs}
-    if problems or any(text is None or _sha256(text) != state.outputs[path] for path, text in outputs.items()):
-        return None
-    from compiler.incremental import patch
-
-    lock_text = outputs.pop(config.lock)
-    found = patch(lock_text, outputs, before, after)  # type: ignore[arg-type]
-    if found is None:
-        return None
-    new_lock, modules = found
-    changed = {**modules, **({config.lock: new_lock} if new_lock != lock_text else {})}
-    files = {**{path: v for path, v in state.files.items() if path not in gone},
-             **{read.path: [key, sum(op.span.path == read.path for op in after)] for read, key in edited}}
-    hashes = {**state.outputs, **{path: _sha256(text) for path, text in changed.items()}}
-    return _Patched(state._replace(files=files, outputs=hashes), changed)
-
-
-def _adopt(root: Path, config: Config, sources: _Sources, cache: Cache, patched: _Patched) -> Analysis:
-    """Remember patched outputs (now on disk) as the latest clean analysis's, and say so."""
-    _remember(cache, sources.key, patched.state)
-    operations, flows = patched.state.counts
-    return Analysis(root, config, (), cached_counts=(operations, flows))
-
-
-def _remembered_operations(cache: Cache, state: _State, paths: list[str]) -> list[OperationSpec] | None:
-    """The operations the latest clean analysis found in these files (None when the
-    extraction cache no longer holds one of them)."""
-    operations: list[OperationSpec] = []
-    for path in paths:
-        key, count = state.files.get(path, ["", 0])
-        if count == 0:
-            continue
-        found = cache.get_extraction(key)
-        if found is None:
-            return None
-        operations.extend(found[0])
-    return operations
-
-
-def _unchanged(root: Path, config: Config, sources: _Sources, cache: Cache) -> Analysis | None:
-    """An Analysis for a project whose sources, config and outputs on disk are exactly
-    those of a clean analysis remembered in the cache; None when anything differs."""
-    entry = cache.get("project", sources.key) if sources.key else None
-    if not isinstance(entry, dict):
-        return None
-    outputs, counts = entry.get("outputs"), entry.get("counts")
-    if not (isinstance(outputs, dict) and isinstance(counts, list) and len(counts) == 2
-            and all(isinstance(c, int) for c in counts) and config.lock in outputs):
-        return None
-    for relative, expected in outputs.items():
-        if not isinstance(relative, str) or _file_sha256(root / relative) != expected:
-            return None
-    return Analysis(root, config, (), cached_counts=(counts[0], counts[1]))
-
-
-def _file_sha256(path: Path) -> str | None:
-    try:
-        return _sha256(path.read_bytes())
-    except OSError:
-        return None
 
 
 # -- build ------------------------------------------------------------------------------
@@ -511,18 +224,23 @@ def build(path: str | os.PathLike | None = None) -> BuildResult:
     config, problems = load_config(root)
     sources = cache = None
     if not problems:
-        sources, cache = _find_and_read(root, config), Cache(root)
-        patched = _patched(root, config, sources, cache)
+        sources, cache = project.find_and_read(root, config), Cache(root)
+        patched = warm.patched(root, config, sources, cache)
         if patched is not None:
             try:
                 written = commit(root, patched.changed, last=config.lock)
             except WriteError as error:
-                return BuildResult(_adopt(root, config, sources, cache, patched), diagnostics=(_write_failed(error),))
-            return BuildResult(_adopt(root, config, sources, cache, patched), written)
+                return BuildResult(_adopted(root, config, sources, cache, patched), diagnostics=(_write_failed(error),))
+            return BuildResult(_adopted(root, config, sources, cache, patched), written)
     analysis = _analyse(root, config, problems, sources, cache)
     if not analysis.ok:
         return BuildResult(analysis, diagnostics=analysis.diagnostics)
     return _write_outputs(analysis)
+
+
+def _adopted(root: Path, config: Config, sources: project.Sources, cache: Cache, patched: warm.Patched) -> Analysis:
+    """The Analysis of patched outputs now on disk (remembered as the latest clean one)."""
+    return Analysis(root, config, (), cached_counts=warm.adopt(sources, cache, patched))
 
 
 def _write_outputs(analysis: Analysis) -> BuildResult:
@@ -579,13 +297,13 @@ def check(path: str | os.PathLike | None = None) -> tuple[Analysis, tuple[Diagno
     config, problems = load_config(root)
     sources = cache = None
     if not problems:
-        sources, cache = _find_and_read(root, config), Cache(root)
-        unchanged = _unchanged(root, config, sources, cache)
-        if unchanged is not None:
-            return unchanged, ()
-        patched = _patched(root, config, sources, cache)
+        sources, cache = project.find_and_read(root, config), Cache(root)
+        counts = warm.unchanged(root, config, sources, cache)
+        if counts is not None:
+            return Analysis(root, config, (), cached_counts=counts), ()
+        patched = warm.patched(root, config, sources, cache)
         if patched is not None and not patched.changed:  # e.g. a comment between functions
-            return _adopt(root, config, sources, cache, patched), ()
+            return _adopted(root, config, sources, cache, patched), ()
     analysis = _analyse(root, config, problems, sources, cache)
     if not analysis.ok:
         return analysis, analysis.diagnostics

@@ -44,9 +44,9 @@ SCHEMA = 1
 MAX_ENTRY_BYTES = 256 * 1024 * 1024
 #: the modules whose code decides what extraction, linking and codegen produce
 _FINGERPRINT_MODULES = (
-    "__init__", "annotations", "api", "bind", "cache", "codegen", "config", "diagnostics", "discover", "extract",
+    "__init__", "annotations", "api", "bind", "cache", "codegen", "config", "core", "diagnostics", "discover", "extract",
     "flows", "incremental", "link", "lockfile", "model", "naming", "outline", "output_paths", "ownership", "positions",
-    "toml_read", "toml_strings", "writer",
+    "project", "toml_read", "toml_strings", "warm", "writer",
 )
 _fingerprint: str | None = None
 _secret: bytes | None = None

@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bench.corpus import generate as generate_corpus
-from compiler import api, cache, codegen
+from compiler import api, cache, codegen, project
 
 CASES = Path(__file__).parent / "cases"
 
@@ -61,10 +61,10 @@ def test_same_bytes_without_cache_cold_and_warm(corpus: Path, monkeypatch) -> No
 
 def test_parallel_extraction_gives_the_serial_bytes(corpus: Path, monkeypatch) -> None:
     serial = _build(corpus, monkeypatch, ORCHC_NO_CACHE="1", ORCHC_WORKERS="1")
-    monkeypatch.setattr(api, "PARALLEL_THRESHOLD", 0)
+    monkeypatch.setattr(project, "PARALLEL_THRESHOLD", 0)
     calls = []
-    real = api.ProcessPoolExecutor
-    monkeypatch.setattr(api, "ProcessPoolExecutor", lambda *a, **k: calls.append(a) or real(*a, **k))
+    real = project.ProcessPoolExecutor
+    monkeypatch.setattr(project, "ProcessPoolExecutor", lambda *a, **k: calls.append(a) or real(*a, **k))
     assert _build(corpus, monkeypatch, ORCHC_NO_CACHE="1", ORCHC_WORKERS="2") == serial
     assert calls, "the pool was not used"
 
