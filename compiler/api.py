@@ -22,7 +22,7 @@ from compiler.cache import Cache
 from compiler.config import Config
 from compiler.core import analyse_files
 from compiler.diagnostics import Diagnostic, has_errors, sorted_diagnostics
-from compiler.incremental import sha256 as _sha256
+from compiler.hashes import sha256 as _sha256
 from compiler.model import OperationSpec, Span
 from compiler.ownership import foreign_files, manifest, manifest_of, owned_file, removals
 from compiler.project import find_root, load_config

@@ -18,7 +18,7 @@ from compiler import naming
 from compiler.config import Config
 from compiler.diagnostics import Diagnostic, has_errors, sorted_diagnostics
 from compiler.discover import SourcePath, module_collisions, module_for, source_roots
-from compiler.incremental import sha256
+from compiler.hashes import sha256
 from compiler.model import OperationSpec, SourceFile, Span
 
 if TYPE_CHECKING:

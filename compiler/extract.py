@@ -26,7 +26,6 @@
 from __future__ import annotations
 
 import ast
-import hashlib
 import re
 import warnings
 from collections.abc import Callable, Sequence
@@ -55,6 +54,7 @@ from compiler.model import (
     Span,
     TypeRef,
 )
+from compiler.hashes import source_hash
 from compiler.naming import name_problem, python_name
 from compiler.outline import Outline, outline
 from compiler.positions import Rendered, line_breaks
@@ -467,7 +467,7 @@ class _OperationReader:
             docstring=_docstring(self.funcdef),
             options=Options(**values),
             option_spans=self._option_spans(spans, given, values),
-            source_hash="sha256:" + hashlib.sha256(normalise_newlines(self.text).encode()).hexdigest(),
+            source_hash=source_hash(self.text),
         )
 
     def _missing_name(self, decorator: cst.Decorator, written: str) -> None:

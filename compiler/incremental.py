@@ -12,9 +12,9 @@ the caller builds from scratch; the tests compare patched outputs with full buil
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 from collections.abc import Sequence
 
+from compiler.hashes import sha256
 from compiler.model import OperationSpec, OptionSpans, Span
 from compiler.toml_strings import basic_string
 
@@ -94,8 +94,3 @@ def _replace_once(text: str | None, old: str, new: str) -> str | None:
     if text is None or text.count(old) != 1:
         return None
     return text.replace(old, new)
-
-
-def sha256(data: str | bytes) -> str:
-    """The `sha256:<hex>` form the lock records (of a text's UTF-8 bytes)."""
-    return "sha256:" + hashlib.sha256(data.encode("utf-8") if isinstance(data, str) else data).hexdigest()

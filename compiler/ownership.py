@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from compiler.config import Config
 from compiler.diagnostics import Diagnostic
-from compiler.incremental import sha256
+from compiler.hashes import sha256
 from compiler.model import Span
 from compiler.writer import read_bytes
 

@@ -10,7 +10,7 @@ from typing import NamedTuple
 
 from compiler.cache import Cache
 from compiler.config import Config
-from compiler.incremental import sha256 as _sha256
+from compiler.hashes import sha256 as _sha256
 from compiler.model import OperationSpec, SourceFile
 from compiler.project import Sources, extract_all
 from compiler.writer import read_bytes

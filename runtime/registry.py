@@ -17,6 +17,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from compiler.diagnostics import did_you_mean
+from compiler.hashes import function_hashes
 from compiler.lockfile import LockError, LockFile, LockFlow, LockOperation, loads
 from compiler.toml_read import TomlError, load_toml
 from compiler.writer import MAX_SOURCE_BYTES, read_regular
@@ -189,36 +190,34 @@ class Registry:
         return flow
 
     def stale_operations(self, flow_name: str) -> list[str]:
-        """What no longer matches the source among the flow's operations, one line each."""
+        """What no longer matches the source among the flow's operations, one line each:
+        each operation's function must still be defined in its file with the locked source
+        hash (which covers its decorator, so a renamed operation shows as changed). The
+        function is found by the name the lock records, so a lock naming something the
+        module only imports (`system` of `from os import system`) is refused too."""
         members = [self.operations[name] for name in self.flow(flow_name).operations]
-        hashes: dict[str, dict[str, tuple[str, str]] | None] = {}
+        hashes: dict[str, dict[str, str] | None] = {}
         problems = []
         for op in members:
             if op.file not in hashes:
-                hashes[op.file] = self._source_hashes(op.file, op.module)
+                hashes[op.file] = self._function_hashes(op.file)
             found = hashes[op.file]
             if found is None:
                 problems.append(f"`{op.name}`: its file `{op.file}` is missing or unreadable")
-            elif op.name not in found:
-                problems.append(f"`{op.name}`: no longer defined in `{op.file}`")
-            elif found[op.name][0] != op.source_hash:
+            elif op.function not in found:
+                problems.append(f"`{op.name}`: function `{op.function}` is no longer defined in `{op.file}`")
+            elif found[op.function] != op.source_hash:
                 problems.append(f"`{op.name}`: its source changed (`{op.file}:{op.line}`)")
-            elif found[op.name][1] != op.function:  # else a lock could call any name the module imports
-                problems.append(f"`{op.name}`: its function is `{found[op.name][1]}` in `{op.file}`, "
-                                f"not `{op.function}`")
         return problems
 
-    def _source_hashes(self, file: str, module: str) -> dict[str, tuple[str, str]] | None:
-        """Operation name -> (source hash, function name) of the operations in `file`."""
-        from compiler.extract import extract  # lazy: libcst is only needed for this check
-        from compiler.model import SourceFile
-
+    def _function_hashes(self, file: str) -> dict[str, str] | None:
+        """Function name -> source hash of each top-level function in `file` (the lock's
+        own hash format, `compiler.hashes`); None when it cannot be read or parsed."""
         try:  # a regular file only: a pipe or device in its place must not hang or flood us
             text = read_regular(self.root / file, MAX_SOURCE_BYTES).decode("utf-8-sig")
-        except (OSError, UnicodeDecodeError):
+            return function_hashes(text)
+        except (OSError, UnicodeDecodeError, SyntaxError, ValueError):
             return None
-        ops, _diagnostics = extract(SourceFile(path=file, module=module, text=text))
-        return {op.name: (op.source_hash, op.function) for op in ops}
 
 
 _current: Registry | None = None

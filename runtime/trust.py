@@ -16,7 +16,7 @@ from pathlib import Path, PurePosixPath
 from types import ModuleType
 
 from compiler.discover import module_name
-from compiler.incremental import sha256
+from compiler.hashes import sha256
 from compiler.lockfile import LockFile, LockFlow, LockOperation, LockProject
 from runtime.errors import UntrustedLockError
 

@@ -24,7 +24,7 @@ import pytest
 
 from compiler.codegen import generate
 from compiler.extract import extract
-from compiler.incremental import sha256
+from compiler.hashes import sha256
 from compiler.lockfile import (
     LockEdge, LockFile, LockFlow, LockFlowParam, LockGenerated, LockOperation, LockParam, LockProject, dumps,
 )

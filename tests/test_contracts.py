@@ -99,3 +99,20 @@ def test_the_compiler_modules_import_each_other_without_a_cycle() -> None:
                     graph.add_edge(path.stem, name.split(".")[1])
     assert graph.number_of_edges() > 20
     assert list(nx.simple_cycles(graph)) == []
+
+
+def test_the_runtime_computes_the_lock_s_source_hashes_without_libcst() -> None:
+    """The runtime checks source hashes with `compiler.hashes` (Python's parser), and gets
+    the extractor's bytes for every operation of the examples, loading no libcst."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys\nfrom runtime.registry import Registry\n"
+        f"registry = Registry.load({str(ROOT)!r})\n"
+        "print(sorted(p for flow in registry.lock.flows for p in registry.stale_operations(flow.name)),"
+        " 'libcst' in sys.modules, len(registry.lock.operations))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["[]", "False", "21"]

@@ -99,11 +99,14 @@ def test_current_registry_is_settable_and_lazy(project, monkeypatch):
 def test_stale_operations_compares_member_hashes(project):
     assert project.registry.stale_operations("g") == []
     text = project.source.read_text()
-    project.source.write_text(text.replace("return one + 1", "return one + 2").replace('name="g.one"', 'name="g.uno"'))
+    edited = text.replace("return one + 1", "return one + 2").replace('name="g.one"', 'name="g.uno"')
+    project.source.write_text(edited)
     assert project.registry.stale_operations("g") == [
-        f"`g.one`: no longer defined in `{project.source.name}`",
+        f"`g.one`: its source changed (`{project.source.name}:5`)",  # its decorator names another operation
         f"`g.two`: its source changed (`{project.source.name}:9`)",
     ]
+    project.source.write_text(edited.replace("def one(", "def uno("))
+    assert project.registry.stale_operations("g")[0] == f"`g.one`: function `one` is no longer defined in `{project.source.name}`"
     assert project.registry.stale_operations("other") == []  # only the flow's members count
     project.source.unlink()
     assert project.registry.stale_operations("other") == [f"`other`: its file `{project.source.name}` is missing or unreadable"]
