@@ -7,7 +7,6 @@ duplicates, name collisions, bindings, group sinks, cycles, then flows.
 
 from __future__ import annotations
 
-import heapq
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -17,6 +16,7 @@ from compiler.bind import Binder, GroupBinding
 from compiler.diagnostics import Diagnostic, sorted_diagnostics
 from compiler.flows import build_flows
 from compiler.model import Edge, Graph, OperationSpec, Span
+from compiler.toposort import lexicographic_order
 
 
 def link(
@@ -47,7 +47,7 @@ def link(
     group_edges, sink_diagnostics = _resolve_group_bindings(unique, edges, pending)
     edges = _sorted_edges([*edges, *group_edges])
     diagnostics += sink_diagnostics
-    order = _topological_order(unique, edges)
+    order = lexicographic_order([op.name for op in unique], [(edge.source, edge.target) for edge in edges])
     flows = ()
     if order is None:
         diagnostics += _cycles(unique, edges)
@@ -192,29 +192,6 @@ def _describe(edge: Edge) -> str:
     if edge.param is None:
         return f"`{edge.target}` depends_on `{edge.source}`{via}"
     return f"`{edge.target}` takes `{edge.param}` from `{edge.source}` ({edge.reason} rule{via})"
-
-
-def _topological_order(operations: Sequence[OperationSpec], edges: Sequence[Edge]) -> list[str] | None:
-    """Every operation in topological order, ties broken by name (networkx's
-    `lexicographical_topological_sort`); None when the edges hold a cycle."""
-    downstream: dict[str, set[str]] = {op.name: set() for op in operations}
-    for edge in edges:
-        downstream[edge.source].add(edge.target)
-    waiting = dict.fromkeys(downstream, 0)  # how many upstream operations are not yet placed
-    for targets in downstream.values():
-        for target in targets:
-            waiting[target] += 1
-    ready = [name for name, count in waiting.items() if count == 0]
-    heapq.heapify(ready)
-    order = []
-    while ready:
-        name = heapq.heappop(ready)
-        order.append(name)
-        for target in downstream[name]:
-            waiting[target] -= 1
-            if waiting[target] == 0:
-                heapq.heappush(ready, target)
-    return order if len(order) == len(downstream) else None
 
 
 def _cycles(operations: Sequence[OperationSpec], edges: Sequence[Edge]) -> list[Diagnostic]:
