@@ -28,8 +28,7 @@ from compiler.ownership import foreign_files, manifest, manifest_of, owned_file,
 from compiler.project import find_root, load_config
 from compiler.writer import WriteError, commit, read_bytes
 
-__all__ = ["Analysis", "BuildResult", "analyse", "build", "check", "find_root", "load_config", "outputs_on_disk",
-           "parse_lock"]
+__all__ = ["Analysis", "BuildResult", "analyse", "build", "check", "find_root", "load_config", "outputs_on_disk"]
 
 # The passes (libcst, networkx, black, pydantic) are imported where they are used: a
 # `check` of an unchanged project answers from the cache without loading any of them.
@@ -147,26 +146,9 @@ def _read_lock(root: Path, config: Config) -> str | Diagnostic | None:
     try:
         return path.read_text(encoding="utf-8")
     except UnicodeDecodeError as error:
-        return Diagnostic("OC402", str(error), Span(config.lock), _LOCK_HINTS["OC402"])
+        from compiler.lockfile import LOCK_HINTS
 
-
-def parse_lock(text: str, path: str) -> LockFile | Diagnostic:
-    """A lock from its text, or the diagnostic saying why it can't be read (`path` is
-    where the text came from: a project-relative file or a `git:REF`)."""
-    from compiler.lockfile import LockError, loads
-
-    try:
-        return loads(text)
-    except LockError as error:
-        return Diagnostic(error.code, error.message, Span(path, error.line), _LOCK_HINTS[error.code])
-
-
-_LOCK_HINTS = {
-    "OC401": "run `orchc build` to create it, and commit it",
-    "OC402": "regenerate it with `orchc build`",
-    "OC403": "don't merge the lockfile by hand: regenerate it with `orchc build` after merging the source",
-    "OC404": "upgrade orchc to the version that wrote it (`pip install -U orchc`)",
-}
+        return Diagnostic("OC402", str(error), Span(config.lock), LOCK_HINTS["OC402"])
 
 
 _SCHEMA_LINE = re.compile(r"^schema = (\d+)$", re.MULTILINE)
@@ -175,14 +157,14 @@ _SCHEMA_LINE = re.compile(r"^schema = (\d+)$", re.MULTILINE)
 def _newer_schema(lock_text: str | None, config: Config) -> Diagnostic | None:
     """OC404 when the lock on disk (its text) was written by a newer orchc (build must not
     downgrade it). Only its `schema` line is read: whatever else it holds is about to be replaced."""
-    from compiler.lockfile import SCHEMA_VERSION
+    from compiler.lockfile import LOCK_HINTS, SCHEMA_VERSION
 
     match = _SCHEMA_LINE.search(lock_text or "")
     if match is None or int(match.group(1)) <= SCHEMA_VERSION:
         return None
     return Diagnostic("OC404", f"the lockfile uses schema {match.group(1)}; this orchc reads schema "
                       f"{SCHEMA_VERSION} and older", Span(config.lock, match.string.count("\n", 0, match.start()) + 1),
-                      _LOCK_HINTS["OC404"])
+                      LOCK_HINTS["OC404"])
 
 
 def _no_longer_produced(root: Path, lock_text: str | None, analysis: Analysis) -> list[str]:
@@ -309,11 +291,15 @@ def check(path: str | os.PathLike | None = None) -> tuple[Analysis, tuple[Diagno
         return analysis, analysis.diagnostics
     disk_text = _read_lock(root, config)
     if disk_text is None:
-        missing = Diagnostic("OC401", f"the lockfile `{config.lock}` does not exist", Span(config.lock), _LOCK_HINTS["OC401"])
+        from compiler.lockfile import LOCK_HINTS
+
+        missing = Diagnostic("OC401", f"the lockfile `{config.lock}` does not exist", Span(config.lock), LOCK_HINTS["OC401"])
         return analysis, sorted_diagnostics([*analysis.diagnostics, missing])
     if isinstance(disk_text, Diagnostic):
         return analysis, sorted_diagnostics([*analysis.diagnostics, disk_text])
     # the common case, an unchanged lock, needs no parse
+    from compiler.lockfile import parse_lock
+
     on_disk = analysis.lock if disk_text == analysis.lock_text else parse_lock(disk_text, config.lock)
     if isinstance(on_disk, Diagnostic):
         return analysis, sorted_diagnostics([*analysis.diagnostics, on_disk])

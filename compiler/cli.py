@@ -206,7 +206,7 @@ def _explain(args: argparse.Namespace) -> int:
 
 def _read_lock_arg(spec: str, root: Path, lock_path: str, label: str):
     """The lock named by a `diff` argument (a path, or `git:REF`), or a Diagnostic."""
-    from compiler.api import parse_lock
+    from compiler.lockfile import parse_lock
     from compiler.gitlock import GIT_PREFIX, read_committed
 
     if spec.startswith(GIT_PREFIX):

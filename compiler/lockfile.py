@@ -1,5 +1,7 @@
 """The lockfile: the pydantic model of `flows.lock`, building it from a Graph, its canonical
-TOML text, and reading it back.
+TOML text (`compiler.toml_writer`), reading it back, and the diagnostics and hints of a
+lock that cannot be read. Its hash formats are in `compiler.hashes`, its patching in
+`compiler.incremental`.
 
 The lock is the reviewed contract: codegen reads only the lock (never the graph), and the
 runtime loads operations only through it. Its text is canonical: sorted entries, no
@@ -13,7 +15,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from compiler.model import Edge, EdgeReason, Flow, FlowParam, Graph, OperationSpec, ParamSpec, TypeRef
+from compiler.diagnostics import Diagnostic
+from compiler.model import Edge, EdgeReason, Flow, FlowParam, Graph, OperationSpec, ParamSpec, Span, TypeRef
 from compiler.toml_read import TomlError, load_toml
 from compiler.toml_writer import model_toml
 
@@ -247,3 +250,21 @@ def loads(text: str) -> LockFile:
         first = error.errors()[0]
         where = ".".join(str(part) for part in first["loc"])
         raise LockError("OC402", f"the lockfile does not match schema {SCHEMA_VERSION}: `{where}`: {first['msg']}") from None
+
+
+def parse_lock(text: str, path: str) -> LockFile | Diagnostic:
+    """A lock from its text, or the diagnostic saying why it can't be read (`path` is
+    where the text came from: a project-relative file or a `git:REF`)."""
+    try:
+        return loads(text)
+    except LockError as error:
+        return Diagnostic(error.code, error.message, Span(path, error.line), LOCK_HINTS[error.code])
+
+
+#: how to fix each lockfile problem (`parse_lock`, and `orchc build`/`check` around it)
+LOCK_HINTS = {
+    "OC401": "run `orchc build` to create it, and commit it",
+    "OC402": "regenerate it with `orchc build`",
+    "OC403": "don't merge the lockfile by hand: regenerate it with `orchc build` after merging the source",
+    "OC404": "upgrade orchc to the version that wrote it (`pip install -U orchc`)",
+}
