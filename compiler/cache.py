@@ -42,12 +42,6 @@ FOLDER = ".orchc_cache"
 SCHEMA = 1
 #: no entry is larger (the biggest, a 10k-operation project's state, is a few MB)
 MAX_ENTRY_BYTES = 256 * 1024 * 1024
-#: the modules whose code decides what extraction, linking and codegen produce
-_FINGERPRINT_MODULES = (
-    "__init__", "annotations", "api", "bind", "cache", "codegen", "config", "core", "diagnostics", "discover", "extract",
-    "flows", "incremental", "link", "lockfile", "model", "naming", "outline", "output_paths", "ownership", "positions",
-    "project", "toml_read", "toml_strings", "warm", "writer",
-)
 _fingerprint: str | None = None
 _secret: bytes | None = None
 
@@ -91,10 +85,8 @@ def fingerprint() -> str:
     global _fingerprint
     if _fingerprint is None:
         digest = hashlib.sha256(b"orchc-cache" + (machine_secret() or b""))
-        folder = Path(__file__).parent
-        for name in _FINGERPRINT_MODULES:
-            path = folder / f"{name}.py"
-            digest.update(name.encode() + b"\0" + (path.read_bytes() if path.is_file() else b"-"))
+        for path in sorted(Path(__file__).parent.glob("*.py")):  # every module of the compiler
+            digest.update(path.name.encode() + b"\0" + path.read_bytes())
         from importlib.metadata import version  # not `import black`: a fast `check` skips it
 
         digest.update(version("black").encode())  # the formatter's version decides the bytes too

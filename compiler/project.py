@@ -6,10 +6,7 @@ that pays. Everything here reads; nothing writes but the extraction cache.
 from __future__ import annotations
 
 import functools
-import multiprocessing
 import os
-import threading
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import NamedTuple
 
@@ -20,6 +17,7 @@ from compiler.diagnostics import Diagnostic, UsageError, has_errors
 from compiler.discover import SourcePath, find_sources
 from compiler.model import OperationSpec, SourceFile, Span
 from compiler.output_paths import output_path_problems
+from compiler.pools import process_pool
 from compiler.writer import MAX_SOURCE_BYTES, read_regular
 
 
@@ -169,10 +167,7 @@ def _extract_many(items: list[tuple[str, SourceFile]], cache: Cache) -> list[tup
         return [work(item) for item in items]
     # biggest first, so no worker is left with a long file at the end
     order = sorted(range(len(items)), key=lambda i: -len(items[i][1].text))
-    # fork is the cheapest start (the parent has libcst loaded), but only safe without threads
-    fork = threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods()
-    context = multiprocessing.get_context("fork" if fork else "spawn")
-    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+    with process_pool(workers, batch=True) as pool:  # forked when it can be: the parent has libcst loaded
         found = list(pool.map(work, [items[i] for i in order], chunksize=max(1, len(items) // (workers * 8))))
     results: list = [None] * len(items)
     for index, result in zip(order, found):

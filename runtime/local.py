@@ -30,7 +30,6 @@ import asyncio
 import functools
 import inspect
 import logging
-import multiprocessing
 import os
 import time
 import weakref
@@ -41,6 +40,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
 
 from compiler.lockfile import LockFlow, LockOperation
+from compiler.pools import process_pool
 from runtime.errors import FlowFailed, RuntimeUsageError, describe_exception
 from runtime.registry import Registry
 
@@ -284,10 +284,7 @@ class _Run:
 
     def _process_pool(self) -> ProcessPoolExecutor:
         if self.processes is None:
-            # spawn, not fork: forking a process that runs threads can deadlock the child
-            self.processes = ProcessPoolExecutor(
-                max_workers=max(1, min(self.plan.process_count, os.cpu_count() or 1)),
-                mp_context=multiprocessing.get_context("spawn"))
+            self.processes = process_pool(max(1, min(self.plan.process_count, os.cpu_count() or 1)))
         return self.processes
 
     async def execute(self) -> None:

@@ -16,7 +16,6 @@ import atexit
 import concurrent.futures
 import functools
 import inspect
-import multiprocessing
 import os
 import threading
 import time
@@ -24,6 +23,7 @@ import warnings
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from compiler.pools import process_pool
 from runtime.errors import FlowFailed, describe_exception
 
 
@@ -139,10 +139,7 @@ def _process_pool(state: tuple) -> concurrent.futures.ProcessPoolExecutor:
         if _pool is None or _pool_key != key or getattr(_pool, "_broken", False):
             if _pool is not None:
                 _pool.shutdown(wait=False, cancel_futures=True)
-            # spawn, not fork: forking a process full of Prefect's threads can deadlock
-            context = multiprocessing.get_context("spawn")
-            _pool = concurrent.futures.ProcessPoolExecutor(
-                os.cpu_count() or 2, mp_context=context, initializer=_init_child, initargs=(state,))
+            _pool = process_pool(os.cpu_count() or 2, initializer=_init_child, initargs=(state,))  # spawned
             _pool_key = key
             atexit.register(_pool.shutdown)  # before interpreter teardown, not during it
         return _pool

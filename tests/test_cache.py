@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bench.corpus import generate as generate_corpus
-from compiler import api, black_layout, cache, codegen, project
+from compiler import api, black_layout, cache, codegen, pools, project
 
 CASES = Path(__file__).parent / "cases"
 
@@ -63,8 +63,8 @@ def test_parallel_extraction_gives_the_serial_bytes(corpus: Path, monkeypatch) -
     serial = _build(corpus, monkeypatch, ORCHC_NO_CACHE="1", ORCHC_WORKERS="1")
     monkeypatch.setattr(project, "PARALLEL_THRESHOLD", 0)
     calls = []
-    real = project.ProcessPoolExecutor
-    monkeypatch.setattr(project, "ProcessPoolExecutor", lambda *a, **k: calls.append(a) or real(*a, **k))
+    real = pools.ProcessPoolExecutor
+    monkeypatch.setattr(pools, "ProcessPoolExecutor", lambda *a, **k: calls.append(a) or real(*a, **k))
     assert _build(corpus, monkeypatch, ORCHC_NO_CACHE="1", ORCHC_WORKERS="2") == serial
     assert calls, "the pool was not used"
 
