@@ -3,11 +3,11 @@
 `__all__` is what users may import; `GENERATED_CODE_NAMES` is the contract with generated
 code, which uses `runtime.NAME` for these names and nothing else from orchc (codegen
 refuses any other, and a test checks every generated module). Importing this package
-never imports Prefect (the local engine must run without it).
+never imports Prefect (the local engine must run without it), and loads what generated
+code uses only when it is first used: the compiler reads the contract without it.
 """
 
 from runtime.operation import OperationInfo, operation, operation_info
-from runtime.prefect_support import UNSET, cache_policy, flow_body, task_body
 
 #: the names generated modules use, as `runtime.NAME`
 GENERATED_CODE_NAMES = ("UNSET", "cache_policy", "flow_body", "task_body")
@@ -22,3 +22,12 @@ __all__ = [
     "operation_info",
     "task_body",
 ]
+
+
+def __getattr__(name: str):
+    """The names of `runtime.prefect_support` generated code uses, loaded on first use."""
+    if name in GENERATED_CODE_NAMES:
+        from runtime import prefect_support
+
+        return getattr(prefect_support, name)
+    raise AttributeError(f"module 'runtime' has no attribute {name!r}")
