@@ -26,7 +26,7 @@ from compiler.hashes import sha256 as _sha256
 from compiler.model import OperationSpec, Span
 from compiler.ownership import foreign_files, manifest, manifest_of, owned_file, removals
 from compiler.project import find_root, load_config
-from compiler.writer import WriteError, commit, read_bytes
+from compiler.writer import WriteError, commit, read_bytes, read_text
 
 __all__ = ["Analysis", "BuildResult", "analyse", "build", "check", "find_root", "load_config", "outputs_on_disk"]
 
@@ -140,11 +140,11 @@ def _analyse_now(root: Path, config: Config, config_diagnostics: tuple[Diagnosti
 
 def _read_lock(root: Path, config: Config) -> str | Diagnostic | None:
     """The lockfile's text; None when there is none, OC402 when it is not UTF-8."""
-    path = root / config.lock
-    if not path.is_file():
+    data = read_bytes(root / config.lock)  # a regular file of bounded size only
+    if data is None:
         return None
     try:
-        return path.read_text(encoding="utf-8")
+        return data.decode("utf-8")
     except UnicodeDecodeError as error:
         from compiler.lockfile import LOCK_HINTS
 
@@ -179,21 +179,12 @@ def outputs_on_disk(analysis: Analysis) -> dict[str, str | None]:
     """What is on disk at each path `build` would write, plus generated files it would remove:
     path -> text (None when absent or unreadable). Empty when the lock was never built."""
     root, config = analysis.root, analysis.config
-    lock_text = _read_text(root / config.lock)
+    lock_text = read_text(root / config.lock)
     if not analysis.ok or lock_text is None:
         return {}
     expected = {config.lock, *(m.path for m in analysis.modules)}
     paths = sorted(expected | set(_no_longer_produced(root, lock_text, analysis)))
-    return {path: _read_text(root / path) for path in paths}
-
-
-def _read_text(path: Path) -> str | None:
-    """A regular file's text; None when there is none (a pipe or device is never read)."""
-    data = read_bytes(path)
-    try:
-        return None if data is None else data.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
+    return {path: read_text(root / path) for path in paths}
 
 
 def build(path: str | os.PathLike | None = None) -> BuildResult:
@@ -229,7 +220,7 @@ def _write_outputs(analysis: Analysis) -> BuildResult:
     """Write a clean analysis's lock and modules, all or nothing, then remove the files
     of the previous build that are no longer produced (see `compiler.ownership`)."""
     root, config = analysis.root, analysis.config
-    previous_text = _read_text(root / config.lock)
+    previous_text = read_text(root / config.lock)
     newer = _newer_schema(previous_text, config)
     outputs = {m.path: m.text for m in analysis.modules}
     outputs[config.lock] = analysis.lock_text
@@ -330,7 +321,7 @@ def _module_findings(analysis: Analysis, on_disk: LockFile) -> list[Diagnostic]:
     recorded = {g.path: g.sha256 for g in on_disk.generated}
     findings = []
     for module in analysis.modules:
-        text = _read_text(root / module.path)
+        text = read_text(root / module.path)
         if text is None:
             findings.append(Diagnostic("OC406", f"generated module `{module.path}` is missing", Span(module.path), hint))
             continue

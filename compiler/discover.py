@@ -158,10 +158,7 @@ def source_roots(config: Config) -> tuple[str, ...]:
     roots = []
     for entry in config.sources:
         entry = str(PurePosixPath(entry))
-        if glob.has_magic(entry):
-            root = _glob_root(entry)
-        else:
-            root = str(PurePosixPath(entry).parent) if entry.endswith(".py") else entry
+        root = _glob_root(entry) if glob.has_magic(entry) else entry  # a folder (a file is OC104)
         if root not in roots:
             roots.append(root)
     return tuple(roots)

@@ -13,7 +13,7 @@ from compiler.config import Config
 from compiler.hashes import sha256 as _sha256
 from compiler.model import OperationSpec, SourceFile
 from compiler.project import Sources, extract_all
-from compiler.writer import read_bytes
+from compiler.writer import read_bytes, read_text
 
 
 class State(NamedTuple):
@@ -76,7 +76,7 @@ def patched(root: Path, config: Config, sources: Sources, cache: Cache) -> Patch
     if before is None:
         return None
     after, problems = extract_all([read for read, _ in edited], [key for _, key in edited], cache)
-    outputs = {path: _read_text(root / path) for path in state.outputs}
+    outputs = {path: read_text(root / path) for path in state.outputs}
     if problems or any(text is None or _sha256(text) != state.outputs[path] for path, text in outputs.items()):
         return None
     from compiler.incremental import patch
@@ -136,11 +136,3 @@ def unchanged(root: Path, config: Config, sources: Sources, cache: Cache) -> tup
 def _file_sha256(path: Path) -> str | None:
     data = read_bytes(path)
     return None if data is None else _sha256(data)
-
-
-def _read_text(path: Path) -> str | None:
-    data = read_bytes(path)
-    try:
-        return None if data is None else data.decode("utf-8")
-    except UnicodeDecodeError:
-        return None

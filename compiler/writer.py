@@ -130,6 +130,15 @@ def read_bytes(path: Path) -> bytes | None:
         return None
 
 
+def read_text(path: Path) -> str | None:
+    """A regular file's UTF-8 text (see `read_bytes`); None when there is none to read."""
+    data = read_bytes(path)
+    try:
+        return None if data is None else data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
 def read_regular(path: Path, limit: int, *, follow_links: bool = True) -> bytes:
     """The bytes of a regular file of at most `limit` bytes. Raises OSError otherwise: a
     FIFO or device is never read (no hang on a pipe, no endless read of /dev/zero), and
