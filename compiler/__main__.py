@@ -1,3 +1,5 @@
+"""`python -m compiler`: the `orchc` command line (see compiler.cli)."""
+
 from compiler.cli import main
 
 raise SystemExit(main())

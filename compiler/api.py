@@ -202,8 +202,9 @@ def build(path: str | os.PathLike | None = None) -> BuildResult:
         if patched is not None:
             try:
                 written = commit(root, patched.changed, last=config.lock)
-            except WriteError as error:
-                return BuildResult(_adopted(root, config, sources, cache, patched), diagnostics=(_write_failed(error),))
+            except WriteError as error:  # nothing changed on disk: nothing to remember
+                failure = (_write_failed(error),)
+                return BuildResult(Analysis(root, config, failure), diagnostics=failure)
             return BuildResult(_adopted(root, config, sources, cache, patched), written)
     analysis = _analyse(root, config, problems, sources, cache)
     if not analysis.ok:
