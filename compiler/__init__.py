@@ -3,9 +3,9 @@ dependency graph, and writes `flows.lock` plus Prefect modules.
 
 The public API: `analyse_sources(texts, config)` (`compiler.core`), the pure analysis of
 source texts, and `compiler.api` (`analyse`, `build`, `check` of a project folder);
-`compiler.cli` is the command line. The passes live one per module (`discover`,
-`extract`, `link`, `lockfile`, `codegen`); ARCHITECTURE.md says who owns what. This
-package imports nothing heavy so the runtime can use `compiler.lockfile`.
+`compiler.cli` is the command line. The passes are packages (`extract`, `link`, `lock`,
+`codegen`), with `reports` and `commands` beside them; ARCHITECTURE.md says who owns what.
+This package imports nothing heavy, so the runtime can use `compiler.lock.lockfile`.
 """
 
 __version__ = "0.1.0"

@@ -22,7 +22,7 @@ from compiler.cache import Cache
 from compiler.config import Config
 from compiler.core import analyse_files
 from compiler.diagnostics import Diagnostic, has_errors, sorted_diagnostics
-from compiler.hashes import sha256 as _sha256
+from compiler.lock.hashes import sha256 as _sha256
 from compiler.model import OperationSpec, Span
 from compiler.ownership import foreign_files, manifest, manifest_of, owned_file, removals
 from compiler.project import find_root, load_config
@@ -33,8 +33,8 @@ __all__ = ["Analysis", "BuildResult", "analyse", "build", "check", "find_root", 
 # The passes (libcst, networkx, black, pydantic) are imported where they are used: a
 # `check` of an unchanged project answers from the cache without loading any of them.
 if TYPE_CHECKING:
-    from compiler.codegen import GeneratedModule
-    from compiler.lockfile import LockFile
+    from compiler.codegen.modules import GeneratedModule
+    from compiler.lock.lockfile import LockFile
     from compiler.model import Graph
 
 @dataclass(frozen=True)
@@ -146,7 +146,7 @@ def _read_lock(root: Path, config: Config) -> str | Diagnostic | None:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as error:
-        from compiler.lockfile import LOCK_HINTS
+        from compiler.lock.lockfile import LOCK_HINTS
 
         return Diagnostic("OC402", str(error), Span(config.lock), LOCK_HINTS["OC402"])
 
@@ -157,7 +157,7 @@ _SCHEMA_LINE = re.compile(r"^schema = (\d+)$", re.MULTILINE)
 def _newer_schema(lock_text: str | None, config: Config) -> Diagnostic | None:
     """OC404 when the lock on disk (its text) was written by a newer orchc (build must not
     downgrade it). Only its `schema` line is read: whatever else it holds is about to be replaced."""
-    from compiler.lockfile import LOCK_HINTS, SCHEMA_VERSION
+    from compiler.lock.lockfile import LOCK_HINTS, SCHEMA_VERSION
 
     match = _SCHEMA_LINE.search(lock_text or "")
     if match is None or int(match.group(1)) <= SCHEMA_VERSION:
@@ -191,7 +191,7 @@ def build(path: str | os.PathLike | None = None) -> BuildResult:
     """Analyse and write the lock and generated modules; write nothing on any error.
 
     After an edit that changes no operation's interface, the outputs of the latest clean
-    build are patched instead (`compiler.incremental`): the same bytes, without a link.
+    build are patched instead (`compiler.lock.patch`): the same bytes, without a link.
     """
     root = find_root(path)
     config, problems = load_config(root)
@@ -283,14 +283,14 @@ def check(path: str | os.PathLike | None = None) -> tuple[Analysis, tuple[Diagno
         return analysis, analysis.diagnostics
     disk_text = _read_lock(root, config)
     if disk_text is None:
-        from compiler.lockfile import LOCK_HINTS
+        from compiler.lock.lockfile import LOCK_HINTS
 
         missing = Diagnostic("OC401", f"the lockfile `{config.lock}` does not exist", Span(config.lock), LOCK_HINTS["OC401"])
         return analysis, sorted_diagnostics([*analysis.diagnostics, missing])
     if isinstance(disk_text, Diagnostic):
         return analysis, sorted_diagnostics([*analysis.diagnostics, disk_text])
     # the common case, an unchanged lock, needs no parse
-    from compiler.lockfile import parse_lock
+    from compiler.lock.lockfile import parse_lock
 
     on_disk = analysis.lock if disk_text == analysis.lock_text else parse_lock(disk_text, config.lock)
     if isinstance(on_disk, Diagnostic):
@@ -303,7 +303,7 @@ def _lock_findings(analysis: Analysis, disk_text: str, on_disk: LockFile) -> lis
     config = analysis.config
     if disk_text == analysis.lock_text:
         return []
-    from compiler.lockdiff import lock_changes
+    from compiler.lock.diff import lock_changes
 
     hint = "run `orchc build` and commit the result"
     changes = lock_changes(on_disk, analysis.lock)

@@ -85,8 +85,9 @@ def fingerprint() -> str:
     global _fingerprint
     if _fingerprint is None:
         digest = hashlib.sha256(b"orchc-cache" + (machine_secret() or b""))
-        for path in sorted(Path(__file__).parent.glob("*.py")):  # every module of the compiler
-            digest.update(path.name.encode() + b"\0" + path.read_bytes())
+        folder = Path(__file__).parent
+        for path in sorted(folder.rglob("*.py")):  # every module of the compiler
+            digest.update(path.relative_to(folder).as_posix().encode() + b"\0" + path.read_bytes())
         from importlib.metadata import version  # not `import black`: a fast `check` skips it
 
         digest.update(version("black").encode())  # the formatter's version decides the bytes too

@@ -19,7 +19,7 @@ from typing import Any, NoReturn
 from compiler import __version__
 from compiler.diagnostics import Diagnostic, UsageError, did_you_mean, exit_status
 from compiler.model import Span
-from compiler.render import OUTPUT_FORMAT_ENV, OUTPUT_FORMATS, FileDiff, Report, render, summary
+from compiler.reports.render import OUTPUT_FORMAT_ENV, OUTPUT_FORMATS, FileDiff, Report, render, summary
 
 _PATH_HELP = "the project (default: the nearest folder with pyproject.toml)"
 
@@ -109,7 +109,7 @@ def _emit(report: Report, output_format: str) -> int:
 
 
 def _prefix(root: Path | None) -> str:
-    from compiler.gitlock import repository_prefix
+    from compiler.commands.gitlock import repository_prefix
 
     return repository_prefix(root) if root is not None else ""
 
@@ -152,7 +152,7 @@ def _check(args: argparse.Namespace) -> int:
     changes, diffs = (), ()
     if exit_status(diagnostics) and (args.diff if args.diff is not None else _ci()):
         from compiler.api import outputs_on_disk
-        from compiler.checkdiff import stale_changes, stale_diffs
+        from compiler.commands.checkdiff import stale_changes, stale_diffs
 
         on_disk = outputs_on_disk(analysis)
         changes, diffs = stale_changes(analysis, on_disk), stale_diffs(analysis, on_disk)
@@ -177,7 +177,7 @@ def _analysed_graph(args: argparse.Namespace):
 
 
 def _graph(args: argparse.Namespace) -> int:
-    from compiler.export import graph_dot, graph_json, graph_mermaid, restrict
+    from compiler.reports.export import graph_dot, graph_json, graph_mermaid, restrict
 
     graph, status = _analysed_graph(args)
     if graph is None:
@@ -192,7 +192,7 @@ def _graph(args: argparse.Namespace) -> int:
 
 
 def _explain(args: argparse.Namespace) -> int:
-    from compiler.explain import explain_json, explanation, render_explanation
+    from compiler.commands.explain import explain_json, explanation, render_explanation
 
     graph, status = _analysed_graph(args)
     if graph is None:
@@ -206,8 +206,8 @@ def _explain(args: argparse.Namespace) -> int:
 
 def _read_lock_arg(spec: str, root: Path, lock_path: str, label: str):
     """The lock named by a `diff` argument (a path, or `git:REF`), or a Diagnostic."""
-    from compiler.lockfile import parse_lock
-    from compiler.gitlock import GIT_PREFIX, read_committed
+    from compiler.lock.lockfile import parse_lock
+    from compiler.commands.gitlock import GIT_PREFIX, read_committed
 
     if spec.startswith(GIT_PREFIX):
         text = read_committed(root, spec[len(GIT_PREFIX):], lock_path)
@@ -221,7 +221,7 @@ def _read_lock_arg(spec: str, root: Path, lock_path: str, label: str):
 
 def _diff(args: argparse.Namespace) -> int:
     from compiler.api import find_root, load_config
-    from compiler.review import review, review_json, review_markdown
+    from compiler.commands.review import review, review_json, review_markdown
 
     root = find_root(args.project)
     config, problems = load_config(root)

@@ -18,12 +18,12 @@ from compiler import naming
 from compiler.config import Config
 from compiler.diagnostics import Diagnostic, has_errors, sorted_diagnostics
 from compiler.discover import SourcePath, module_collisions, module_for, source_roots
-from compiler.hashes import sha256
+from compiler.lock.hashes import sha256
 from compiler.model import OperationSpec, SourceFile, Span
 
 if TYPE_CHECKING:
-    from compiler.codegen import GeneratedModule
-    from compiler.lockfile import LockFile
+    from compiler.codegen.modules import GeneratedModule
+    from compiler.lock.lockfile import LockFile
     from compiler.model import Graph
 
 #: every file's operations and diagnostics, in the order of the files given
@@ -61,7 +61,7 @@ def analyse_sources(texts: Mapping[str, str], config: Config = Config()) -> Outc
 
 
 def _extract_each(files: Sequence[SourceFile | Diagnostic]) -> tuple[list[OperationSpec], list[Diagnostic]]:
-    from compiler.extract import extract
+    from compiler.extract.reader import extract
 
     operations: list[OperationSpec] = []
     diagnostics: list[Diagnostic] = []
@@ -87,8 +87,8 @@ def analyse_files(config: Config, files: Sequence[SourceFile | Diagnostic], path
     3. Without errors, build the lock and generate the modules from it (`memo`: the
        caller's cache of formatted code), recording their hashes in the lock.
     """
-    from compiler.link import link
-    from compiler.lockfile import dumps
+    from compiler.link.linker import link
+    from compiler.lock.lockfile import dumps
 
     operations, extract_diagnostics = extract_all(files)
     packages = frozenset(source.module.split(".", 1)[0] for source in paths)
@@ -133,8 +133,8 @@ def generated_package(config: Config) -> str:
 def lock_and_modules(graph: Graph, config: Config,
                      memo: Memo | None = None) -> tuple[LockFile, tuple[GeneratedModule, ...]]:
     """Build the lock, generate modules from it, then record their hashes in the lock."""
-    from compiler.codegen import generate
-    from compiler.lockfile import LockGenerated, LockProject, build_lock
+    from compiler.codegen.modules import generate
+    from compiler.lock.lockfile import LockGenerated, LockProject, build_lock
 
     project = LockProject(out=config.out, package=generated_package(config), source_roots=list(source_roots(config)))
     entries = naming.flow_entries([flow.name for flow in graph.flows])

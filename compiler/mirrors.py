@@ -1,8 +1,8 @@
 """The switch that checks orchc's mirrors of libraries against the libraries themselves.
 
 Three hot spots reproduce a library's output for speed: black's layout of generated code
-(`compiler.black_layout`), tomli-w's TOML for the lock (`compiler.toml_writer`) and
-networkx's lexicographic topological sort (`compiler.toposort`). Tests compare each with
+(`compiler.codegen.black_layout`), tomli-w's TOML for the lock (`compiler.lock.toml_writer`) and
+networkx's lexicographic topological sort (`compiler.link.toposort`). Tests compare each with
 its library on hostile inputs; with `ORCHC_VERIFY_MIRRORS=1` every result is also
 compared as orchc runs (the test suite builds the examples so), and a difference is an
 internal error naming the mirror.

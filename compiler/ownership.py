@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING
 
 from compiler.config import Config
 from compiler.diagnostics import Diagnostic
-from compiler.hashes import sha256
+from compiler.lock.hashes import sha256
 from compiler.model import Span
 from compiler.writer import read_bytes
 
 if TYPE_CHECKING:
-    from compiler.lockfile import LockFile
+    from compiler.lock.lockfile import LockFile
 
 
 def manifest(lock_text: str | None, config: Config) -> dict[str, str]:
@@ -30,7 +30,7 @@ def manifest(lock_text: str | None, config: Config) -> dict[str, str]:
     that lie in `out` ({} when there is no readable lock: then nothing is removed)."""
     if not lock_text:
         return {}
-    from compiler.lockfile import LockError, loads
+    from compiler.lock.lockfile import LockError, loads
 
     try:
         return manifest_of(loads(lock_text), config)
@@ -87,7 +87,7 @@ def _kept(path: str, why: str) -> Diagnostic:
 
 def _generated_looking(root: Path, config: Config) -> list[str]:
     """Files directly in `out` that begin with orchc's generated-module header."""
-    from compiler.codegen import HEADER
+    from compiler.codegen.modules import HEADER
 
     folder = root / config.out
     if not folder.is_dir():
@@ -102,8 +102,8 @@ def foreign_files(root: Path, config: Config, outputs: dict[str, str],
                   previous: dict[str, str]) -> list[Diagnostic]:
     """OC110 for each output path holding a file orchc did not write (build would
     overwrite it): not listed in `previous`, and without orchc's header."""
-    from compiler.codegen import HEADER as MODULE_HEADER
-    from compiler.lockfile import HEADER as LOCK_HEADER
+    from compiler.codegen.modules import HEADER as MODULE_HEADER
+    from compiler.lock.lockfile import HEADER as LOCK_HEADER
 
     found = []
     for path, text in sorted(outputs.items()):

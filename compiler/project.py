@@ -150,7 +150,7 @@ def extract_all(reads: list[SourceFile | Diagnostic], keys: list[str | None],
 def _extract_and_remember(cache: Cache, item: tuple[str, SourceFile]) -> tuple:
     """Extract one file and cache the result under its key (in the worker that extracted
     it: encoding and writing entries is work to share too)."""
-    from compiler.extract import extract
+    from compiler.extract.reader import extract
 
     key, file = item
     found = extract(file)

@@ -1,6 +1,6 @@
 """Warm reuse of earlier work: the outputs of the latest clean analysis, remembered in the
 cache, answer `check` for an unchanged project without running a pass, and are patched
-(`compiler.incremental`) after an edit that changes no operation's interface.
+(`compiler.lock.patch`) after an edit that changes no operation's interface.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import NamedTuple
 
 from compiler.cache import Cache
 from compiler.config import Config
-from compiler.hashes import sha256 as _sha256
+from compiler.lock.hashes import sha256 as _sha256
 from compiler.model import OperationSpec, SourceFile
 from compiler.project import Sources, extract_all
 from compiler.writer import read_bytes, read_text
@@ -18,7 +18,7 @@ from compiler.writer import read_bytes, read_text
 
 class State(NamedTuple):
     """What the cache remembers of the latest clean analysis: enough to patch its outputs
-    after an edit that changes no operation's interface (`compiler.incremental`)."""
+    after an edit that changes no operation's interface (`compiler.lock.patch`)."""
 
     config: str
     #: the top-level packages of the sources (they decide which types bind nominally)
@@ -56,7 +56,7 @@ def latest(cache: Cache, config: Config) -> State | None:
 
 
 class Patched(NamedTuple):
-    """Outputs patched from the latest clean analysis (`compiler.incremental`)."""
+    """Outputs patched from the latest clean analysis (`compiler.lock.patch`)."""
 
     state: State
     #: path -> new text, for each output that changed (the lock included)
@@ -79,7 +79,7 @@ def patched(root: Path, config: Config, sources: Sources, cache: Cache) -> Patch
     outputs = {path: read_text(root / path) for path in state.outputs}
     if problems or any(text is None or _sha256(text) != state.outputs[path] for path, text in outputs.items()):
         return None
-    from compiler.incremental import patch
+    from compiler.lock.patch import patch
 
     lock_text = outputs.pop(config.lock)
     found = patch(lock_text, outputs, before, after)  # type: ignore[arg-type]

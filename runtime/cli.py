@@ -21,7 +21,7 @@ from typing import Any
 
 from pydantic_core import to_json
 
-from compiler.lockfile import LockFlow, LockFlowParam
+from compiler.lock.lockfile import LockFlow, LockFlowParam
 from runtime.errors import OrchcRuntimeError, RuntimeUsageError, StaleLockError
 from runtime.params import parse_params
 from runtime.registry import Registry, set_current_registry

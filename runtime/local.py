@@ -39,7 +39,7 @@ from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
 
-from compiler.lockfile import LockFlow, LockOperation
+from compiler.lock.lockfile import LockFlow, LockOperation
 from compiler.pools import process_pool
 from runtime.errors import FlowFailed, RuntimeUsageError, describe_exception
 from runtime.registry import Registry

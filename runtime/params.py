@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from compiler.lockfile import LockFlow, LockFlowParam
+from compiler.lock.lockfile import LockFlow, LockFlowParam
 from runtime.errors import RuntimeUsageError
 from runtime.registry import Registry
 

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
 
-from compiler.lockfile import LockFlow
+from compiler.lock.lockfile import LockFlow
 from runtime.errors import EnvironmentFailure, OrchcRuntimeError, describe_exception
 from runtime.registry import Registry, set_current_registry
 from runtime.trust import check_module_file, generated_paths

@@ -17,8 +17,8 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from compiler.diagnostics import did_you_mean
-from compiler.hashes import function_hashes
-from compiler.lockfile import LockError, LockFile, LockFlow, LockOperation, loads
+from compiler.lock.hashes import function_hashes
+from compiler.lock.lockfile import LockError, LockFile, LockFlow, LockOperation, loads
 from compiler.toml_read import TomlError, load_toml
 from compiler.writer import MAX_SOURCE_BYTES, read_regular
 from runtime.errors import OperationLoadError, RuntimeUsageError, describe_exception
@@ -212,7 +212,7 @@ class Registry:
 
     def _function_hashes(self, file: str) -> dict[str, str] | None:
         """Function name -> source hash of each top-level function in `file` (the lock's
-        own hash format, `compiler.hashes`); None when it cannot be read or parsed."""
+        own hash format, `compiler.lock.hashes`); None when it cannot be read or parsed."""
         try:  # a regular file only: a pipe or device in its place must not hang or flood us
             text = read_regular(self.root / file, MAX_SOURCE_BYTES).decode("utf-8-sig")
             return function_hashes(text)

@@ -16,8 +16,8 @@ from pathlib import Path, PurePosixPath
 from types import ModuleType
 
 from compiler.discover import module_name
-from compiler.hashes import sha256
-from compiler.lockfile import LockFile, LockFlow, LockOperation, LockProject
+from compiler.lock.hashes import sha256
+from compiler.lock.lockfile import LockFile, LockFlow, LockOperation, LockProject
 from runtime.errors import UntrustedLockError
 
 

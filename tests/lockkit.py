@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from compiler import naming
-from compiler.codegen import flow_entries
-from compiler.lockfile import (
+from compiler.codegen.modules import flow_entries
+from compiler.lock.lockfile import (
     LockEdge,
     LockFile,
     LockFlow,

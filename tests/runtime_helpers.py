@@ -1,10 +1,10 @@
 """Tiny orchc projects for the runtime tests, locked without the compiler.
 
-`make_project` writes one user module and a `flows.lock` built from `compiler.lockfile`
+`make_project` writes one user module and a `flows.lock` built from `compiler.lock.lockfile`
 models (through `tests.lockkit`): operations are read from the module with `ast`, edges
 are given by the test, and each flow's members, order, sinks and parameters are derived
-from those edges the way the linker would. Source hashes come from `compiler.extract`;
-the generated modules come from `compiler.codegen` and are recorded in the lock, as
+from those edges the way the linker would. Source hashes come from `compiler.extract.reader`;
+the generated modules come from `compiler.codegen.modules` and are recorded in the lock, as
 `orchc build` does (the runtime refuses generated modules the lock does not vouch for).
 """
 
@@ -22,10 +22,10 @@ from types import ModuleType
 
 import pytest
 
-from compiler.codegen import generate
-from compiler.extract import extract
-from compiler.hashes import sha256
-from compiler.lockfile import (
+from compiler.codegen.modules import generate
+from compiler.extract.reader import extract
+from compiler.lock.hashes import sha256
+from compiler.lock.lockfile import (
     LockEdge, LockFile, LockFlow, LockFlowParam, LockGenerated, LockOperation, LockParam, LockProject, dumps,
 )
 from compiler.model import SourceFile

@@ -18,9 +18,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from compiler import api, core
-from compiler.extract import extract
-from compiler.link import link
-from compiler.lockfile import (
+from compiler.extract.reader import extract
+from compiler.link.linker import link
+from compiler.lock.lockfile import (
     HEADER,
     LockEdge,
     LockFile,

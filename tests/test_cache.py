@@ -22,7 +22,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bench.corpus import generate as generate_corpus
-from compiler import api, black_layout, cache, codegen, pools, project
+from compiler import api, cache, pools, project
+from compiler.codegen import black_layout
+from compiler.codegen import modules as codegen
 
 CASES = Path(__file__).parent / "cases"
 
@@ -156,7 +158,7 @@ _texts = st.text(st.characters(min_codepoint=9, max_codepoint=0x17F), max_size=1
     default=st.one_of(st.none(), st.integers(), st.floats(allow_nan=False), _texts, st.lists(st.integers(), max_size=2)),
 )
 def test_fast_layout_matches_black(group, names, description, tags, retries, delay, default) -> None:
-    from compiler.lockfile import LockEdge, LockFile, LockFlow, LockFlowParam, LockOperation, LockParam, LockProject
+    from compiler.lock.lockfile import LockEdge, LockFile, LockFlow, LockFlowParam, LockOperation, LockParam, LockProject
 
     if group in names:
         return

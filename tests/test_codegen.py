@@ -10,8 +10,8 @@ import black
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from compiler.black_layout import BLACK_MODE
-from compiler.codegen import HEADER, flow_entries, flow_entry, generate
+from compiler.codegen.black_layout import BLACK_MODE
+from compiler.codegen.modules import HEADER, flow_entries, flow_entry, generate
 from tests.lockkit import edge, flow_param, lock, op, param, sample_lock
 
 

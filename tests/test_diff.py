@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from tests.goldens import assert_golden
-from compiler.lockdiff import edge_delta
-from compiler.review import review, review_markdown
+from compiler.lock.diff import edge_delta
+from compiler.commands.review import review, review_markdown
 from tests import lockkit
 
 GOLDEN = Path(__file__).parent / "golden" / "diff"

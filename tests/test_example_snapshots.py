@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from compiler.codegen import generate
-from compiler.lockfile import loads
+from compiler.codegen.modules import generate
+from compiler.lock.lockfile import loads
 
 REPO = Path(__file__).resolve().parents[1]
 MODULES = {m.path: m.text for m in generate(loads((REPO / "flows.lock").read_text(encoding="utf-8")))}

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from libcst.metadata import MetadataWrapper, PositionProvider
 
-from compiler.extract import OPERATION, canonical_repr, extract
+from compiler.extract.reader import OPERATION, canonical_repr, extract
 from compiler.model import OperationSpec, SourceFile, Span
 
 PATH = "pkg/ops.py"
@@ -733,8 +733,8 @@ _PIECES = [
 
 def _whole(source: SourceFile):
     """What extraction finds when libcst parses the whole file (the slow path)."""
-    from compiler.extract import _Extractor
-    from compiler.outline import outline
+    from compiler.extract.reader import _Extractor
+    from compiler.extract.outline import outline
 
     shape = outline(source.text.removeprefix("\ufeff"))
     return _Extractor(source, cst.parse_module(source.text), shape, whole=True).run()
@@ -749,13 +749,13 @@ def test_the_reduced_parse_finds_what_the_whole_parse_finds(pieces, newline, bom
     text = ("\ufeff" if bom else "") + text.replace("\n", newline)
     source = SourceFile(PATH, "pkg.ops", text)
     assert extract(source) == _whole(source)
-    from compiler.outline import outline
+    from compiler.extract.outline import outline
 
     cst.parse_module(outline(text.removeprefix("\ufeff")).reduced)  # the fast path was open to it
 
 
 def test_the_outline_keeps_headers_and_docstrings_and_drops_bodies():
-    from compiler.outline import outline
+    from compiler.extract.outline import outline
 
     text = "".join(piece.format(i=i) for i, piece in enumerate(_PIECES[:-1]))
     reduced = outline(text).reduced
@@ -781,7 +781,7 @@ def test_a_syntax_error_is_placed_by_pythons_parser():
 def test_reading_a_literal_without_a_parse_agrees_with_pythons_parser(source):
     import ast
 
-    from compiler.extract import _INVALID, _literal_value
+    from compiler.extract.reader import _INVALID, _literal_value
 
     try:
         expected = ast.literal_eval("(" + source + "\n)")

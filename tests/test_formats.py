@@ -22,7 +22,7 @@ from tests.goldens import assert_golden
 from compiler import __version__
 from compiler.diagnostics import RULES, Diagnostic
 from compiler.model import Span
-from compiler.render import Report, escape_data, escape_property, github_annotation, render
+from compiler.reports.render import Report, escape_data, escape_property, github_annotation, render
 
 GOLDEN = Path(__file__).parent / "golden" / "formats"
 SARIF_SCHEMA = Path(__file__).parent / "data" / "sarif-schema-2.1.0.json"  # vendored: see data/README.md

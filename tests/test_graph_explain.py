@@ -20,8 +20,8 @@ import pydot
 import pytest
 
 from tests.goldens import assert_golden
-from compiler.explain import explanation
-from compiler.export import dot_id, graph_dot, graph_mermaid, mermaid_label
+from compiler.commands.explain import explanation
+from compiler.reports.export import dot_id, graph_dot, graph_mermaid, mermaid_label
 from compiler.model import Edge, Flow, Graph, OperationSpec, Options, OptionSpans, Span
 
 GOLDEN = Path(__file__).parent / "golden" / "graph"

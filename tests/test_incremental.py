@@ -1,5 +1,5 @@
 """Incremental builds: after an edit that changes no operation's interface, `orchc build`
-patches the latest clean build's outputs (`compiler.incremental`). Whatever the edits,
+patches the latest clean build's outputs (`compiler.lock.patch`). Whatever the edits,
 the bytes on disk are always those of a build from scratch."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from compiler import api
-from compiler.extract import extract
-from compiler.incremental import patch
+from compiler.extract.reader import extract
+from compiler.lock.patch import patch
 from compiler.model import SourceFile
 
 OPS = '''from runtime import operation

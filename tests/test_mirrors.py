@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from compiler import mirrors
-from compiler.toposort import lexicographic_order
+from compiler.link.toposort import lexicographic_order
 
 ROOT = Path(__file__).resolve().parents[1]
 

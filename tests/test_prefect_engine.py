@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from compiler.codegen import generate
-from compiler.lockfile import LockFile, dumps
+from compiler.codegen.modules import generate
+from compiler.lock.lockfile import LockFile, dumps
 from runtime.errors import FlowFailed
 from tests.lockkit import edge, flow_param, lock, op, param
 

@@ -59,7 +59,7 @@ FLOWS = ["jobs", "jobs.summarise", "jobs.broken", "stats"]
 
 @pytest.fixture
 def checked_project(tmp_path, monkeypatch):
-    """The project with the real stale check (compiler.extract)."""
+    """The project with the real stale check (compiler.extract.reader)."""
     made = make_project(tmp_path, SOURCE, OPS, EDGES, FLOWS)
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("ORCHC_ENGINE", raising=False)

@@ -277,7 +277,7 @@ def test_retries_until_success_and_records_attempts(tmp_path):
 @pytest.mark.parametrize(("delays", "expected"), [
     (5, [5, 5, 5]), ([1, 2], [1, 2, 2]), ([], [0, 0, 0]), (0.5, [0.5, 0.5, 0.5])])
 def test_retry_delay_per_retry_with_the_last_repeated(delays, expected):
-    from compiler.lockfile import LockOperation
+    from compiler.lock.lockfile import LockOperation
     op = LockOperation(name="x", module="m", function="f", file="m.py", line=1, column=1,
                        is_async=False, source_hash="h", retry_delay_seconds=delays)
     assert [_delay(op, retry) for retry in range(3)] == expected

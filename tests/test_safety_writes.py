@@ -214,7 +214,7 @@ def test_a_module_no_longer_generated_but_edited_is_kept_with_a_warning(project:
 def test_a_tampered_manifest_cannot_remove_files_outside_out(project: Path) -> None:
     """A lock whose `[[generated]]` lists a user file, with its exact hash, removes nothing."""
     victim = project / "ops" / "a.py"
-    from compiler.hashes import sha256
+    from compiler.lock.hashes import sha256
 
     lock = project / "flows.lock"
     lock.write_text(lock.read_text() + f'\n[[generated]]\npath = "ops/a.py"\nsha256 = "{sha256(victim.read_bytes())}"\n'
@@ -270,7 +270,7 @@ def test_any_output_settings_build_cleanly_or_change_nothing(tmp_path_factory, l
 
 def test_a_link_inside_out_cannot_lead_removal_elsewhere(project: Path, tmp_path: Path) -> None:
     """`out/ext -> elsewhere` plus a manifest entry for `out/ext/keep.py` with its exact hash."""
-    from compiler.hashes import sha256
+    from compiler.lock.hashes import sha256
 
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()

@@ -10,9 +10,9 @@ import difflib
 from collections.abc import Mapping
 
 from compiler.api import Analysis
-from compiler.lockdiff import Change, lock_changes
-from compiler.lockfile import LockError, loads
-from compiler.report import FileDiff
+from compiler.lock.diff import Change, lock_changes
+from compiler.lock.lockfile import LockError, loads
+from compiler.reports.report import FileDiff
 
 _ABSENT = "/dev/null"
 

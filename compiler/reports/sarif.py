@@ -14,7 +14,7 @@ from typing import Any
 from compiler import __version__
 from compiler.diagnostics import RULES, Diagnostic, Rule
 from compiler.model import Span
-from compiler.report import Report
+from compiler.reports.report import Report
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 SARIF_VERSION = "2.1.0"

@@ -12,9 +12,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from compiler.export import mermaid_label
-from compiler.lockdiff import Change, edge_delta, lock_changes
-from compiler.lockfile import LockEdge, LockFile
+from compiler.reports.export import mermaid_label
+from compiler.lock.diff import Change, edge_delta, lock_changes
+from compiler.lock.lockfile import LockEdge, LockFile
 
 CLASSES = ("body", "signature", "wiring", "policy", "location")
 REVIEW_SCHEMA = "orchc-diff/1"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from compiler.lockfile import LockEdge, LockFile, LockFlow, LockOperation
+from compiler.lock.lockfile import LockEdge, LockFile, LockFlow, LockOperation
 
 POLICY_FIELDS = ("retries", "retry_delay_seconds", "timeout_seconds", "tags", "cache", "persist_result", "executor", "description")
 SIGNATURE_FIELDS = ("is_async", "returns", "returns_type", "params")

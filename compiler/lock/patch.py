@@ -14,9 +14,9 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
-from compiler.hashes import sha256
+from compiler.lock.hashes import sha256
 from compiler.model import OperationSpec, OptionSpans, Span
-from compiler.toml_strings import basic_string
+from compiler.lock.toml_strings import basic_string
 
 _NO_SPANS = OptionSpans()
 

@@ -1,5 +1,5 @@
 """What one command found, ready to render: the `Report` value every output format
-(`compiler.render`, `compiler.sarif`) takes, and the `FileDiff` of one output file."""
+(`compiler.reports.render`, `compiler.reports.sarif`) takes, and the `FileDiff` of one output file."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from compiler.diagnostics import Diagnostic
 
 if TYPE_CHECKING:  # lockdiff pulls in pydantic: keep it off a fast `check`'s import path
-    from compiler.lockdiff import Change
+    from compiler.lock.diff import Change
 
 
 @dataclass(frozen=True, slots=True)

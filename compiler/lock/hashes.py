@@ -2,7 +2,7 @@
 and an operation's source hash (its whole lines, from its first decorator's `@` to its
 last statement, with newlines normalised). The extractor, the incremental patches, the
 ownership checks and the runtime all take them from here; the runtime finds a
-function's lines with Python's own parser (`compiler.outline`), without libcst.
+function's lines with Python's own parser (`compiler.extract.outline`), without libcst.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ def function_hashes(module_text: str) -> dict[str, str]:
     """Function name -> source hash of each top-level function of a module's text (the
     last definition of a name, as an import binds it). Raises SyntaxError or ValueError
     where Python's parser does."""
-    from compiler.outline import outline
+    from compiler.extract.outline import outline
 
     shape = outline(module_text.removeprefix("\ufeff"))
     return {lines.name: source_hash(shape.function_text(lines)) for lines in shape.functions}

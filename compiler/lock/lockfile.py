@@ -1,7 +1,7 @@
 """The lockfile: the pydantic model of `flows.lock`, building it from a Graph, its canonical
-TOML text (`compiler.toml_writer`), reading it back, and the diagnostics and hints of a
-lock that cannot be read. Its hash formats are in `compiler.hashes`, its patching in
-`compiler.incremental`.
+TOML text (`compiler.lock.toml_writer`), reading it back, and the diagnostics and hints of a
+lock that cannot be read. Its hash formats are in `compiler.lock.hashes`, its patching in
+`compiler.lock.patch`.
 
 The lock is the reviewed contract: codegen reads only the lock (never the graph), and the
 runtime loads operations only through it. Its text is canonical: sorted entries, no
@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from compiler.diagnostics import Diagnostic
 from compiler.model import Edge, EdgeReason, Flow, FlowParam, Graph, OperationSpec, ParamSpec, Span, TypeRef
 from compiler.toml_read import TomlError, load_toml
-from compiler.toml_writer import model_toml
+from compiler.lock.toml_writer import model_toml
 
 SCHEMA_VERSION = 1
 HEADER = (
@@ -215,7 +215,7 @@ def _lock_flow(flow: Flow, module: str, function: str) -> LockFlow:
 
 def dumps(lock: LockFile) -> str:
     """The canonical text of a lock: header, then TOML with `None` fields left out, as
-    tomli-w writes it (`compiler.toml_writer`, a mirror tested against tomli-w)."""
+    tomli-w writes it (`compiler.lock.toml_writer`, a mirror tested against tomli-w)."""
     return HEADER + "\n" + model_toml(lock)
 
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from compiler import naming
-from compiler.black_layout import (
+from compiler.codegen.black_layout import (
     Display,
     Memo,
     Piece,
@@ -32,7 +32,7 @@ from compiler.black_layout import (
     raw_text,
     string_literal,
 )
-from compiler.lockfile import LockFile, LockFlow, LockFlowParam, LockOperation
+from compiler.lock.lockfile import LockFile, LockFlow, LockFlowParam, LockOperation
 from runtime import GENERATED_CODE_NAMES
 
 HEADER = (

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pydantic import BaseModel
 
 from compiler.mirrors import verify
-from compiler.toml_strings import basic_string
+from compiler.lock.toml_strings import basic_string
 
 
 def model_toml(model: BaseModel) -> str:
@@ -40,7 +40,7 @@ def _tomli_w(model: BaseModel) -> str:
 #   fits on one line as an inline table (`    { k = v },` within 100 characters), when it
 #   is a multi-line array of inline tables; any other list is a multi-line array, with
 #   one item per line and a trailing comma (`[]` when empty);
-# - strings are basic strings (`compiler.toml_strings`).
+# - strings are basic strings (`compiler.lock.toml_strings`).
 _INDENT = "    "
 _INLINE_WIDTH = 100 - len(_INDENT) - len(",")
 _BARE_KEY = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_")

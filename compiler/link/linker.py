@@ -1,7 +1,7 @@
 """Linking: all operations in, the dependency graph out (edges with their reason, groups,
 flows and flow parameters), with every graph-level diagnostic.
 
-The inference rules themselves are in `compiler.bind`; this module orders the work:
+The inference rules themselves are in `compiler.link.bind`; this module orders the work:
 duplicates, name collisions, bindings, group sinks, cycles, then flows.
 """
 
@@ -12,11 +12,11 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
 from compiler import naming
-from compiler.bind import Binder, GroupBinding
+from compiler.link.bind import Binder, GroupBinding
 from compiler.diagnostics import Diagnostic, sorted_diagnostics
-from compiler.flows import build_flows
+from compiler.link.flows import build_flows
 from compiler.model import Edge, Graph, OperationSpec, Span
-from compiler.toposort import lexicographic_order
+from compiler.link.toposort import lexicographic_order
 
 
 def link(
@@ -28,14 +28,14 @@ def link(
 
     1. Keep the first of each duplicated name (by file, line) and report the others.
     2. Report operations whose name is also a group's name.
-    3. Bind every parameter and `depends_on` entry (`compiler.bind`).
+    3. Bind every parameter and `depends_on` entry (`compiler.link.bind`).
     4. Resolve bindings to groups: a group stands for its single sink, so bindings are
        resolved deepest target group first (a group's sinks depend only on bindings to
        groups nested deeper inside it).
     5. Sort the operations topologically (ties by name), once for every flow; when a
        cycle prevents it, report every cycle with the reason and location of each of its
        edges (a graph with a cycle has no flows).
-    6. Build the flows (`compiler.flows`).
+    6. Build the flows (`compiler.link.flows`).
     """
     unique, diagnostics = _drop_duplicates(operations)
     names = tuple(op.name for op in unique)

@@ -3,12 +3,12 @@
 `extract` works in these steps:
 
 1. A file whose text lacks the word `operation` has no operations: it is not parsed.
-2. Python's own parser outlines the file (`compiler.outline`): a syntax error is one
+2. Python's own parser outlines the file (`compiler.extract.outline`): a syntax error is one
    OC201 diagnostic, placed and worded by Python. The outline gives each top-level
    function's whole lines (its source hash covers them) and a reduced text: the file
    with the bodies of defs and classes dropped. libcst parses the reduced text,
    which holds everything extraction reads at a fraction of the tokens.
-3. The module-level imports are read (`compiler.annotations.module_bindings`) to learn
+3. The module-level imports are read (`compiler.extract.annotations.module_bindings`) to learn
    which local names stand for `runtime.operation` (`OPERATION`), however imported.
    Without such a name there is nothing more to do.
 4. Each module-level `def` decorated with it is read: the decorator's literal arguments
@@ -33,7 +33,7 @@ from typing import NamedTuple
 
 import libcst as cst
 
-from compiler.annotations import (
+from compiler.extract.annotations import (
     Bindings,
     code,
     dotted,
@@ -54,10 +54,10 @@ from compiler.model import (
     Span,
     TypeRef,
 )
-from compiler.hashes import source_hash
+from compiler.lock.hashes import source_hash
 from compiler.naming import name_problem, python_name
-from compiler.outline import Outline, outline
-from compiler.positions import Rendered, line_breaks
+from compiler.extract.outline import Outline, outline
+from compiler.extract.positions import Rendered, line_breaks
 
 #: the qualified name of the marker users import (`from runtime import operation`)
 OPERATION = "runtime.operation"

@@ -5,7 +5,7 @@
 - json: one document holding every field of every diagnostic;
 - github: GitHub Actions workflow commands (`::error file=…,line=…::message`), then the
   whole text report, since GitHub shows only a few annotations per step;
-- sarif: SARIF 2.1.0 for code scanning (see `compiler.sarif`).
+- sarif: SARIF 2.1.0 for code scanning (see `compiler.reports.sarif`).
 
 Renderers are pure: a `Report` in, text out. Paths in text and json are project-relative;
 github and sarif prefix them with the project's folder inside its repository.
@@ -19,10 +19,10 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from compiler.diagnostics import Diagnostic
-from compiler.report import FileDiff, Report
+from compiler.reports.report import FileDiff, Report
 
 if TYPE_CHECKING:  # lockdiff pulls in pydantic: keep it off a fast `check`'s import path
-    from compiler.lockdiff import Change
+    from compiler.lock.diff import Change
 
 __all__ = ["OUTPUT_FORMATS", "OUTPUT_FORMAT_ENV", "FileDiff", "Report", "render", "summary"]
 
@@ -36,7 +36,7 @@ REPORT_SCHEMA = "orchc-report/1"
 def render(report: Report, output_format: str) -> str:
     """The report in `output_format` (one of OUTPUT_FORMATS), ending with a newline."""
     if output_format == "sarif":
-        from compiler.sarif import render_sarif
+        from compiler.reports.sarif import render_sarif
 
         return render_sarif(report)
     return {"text": render_report_text, "json": render_json, "github": render_github}[output_format](report)
