@@ -151,7 +151,7 @@ def read_regular(path: Path, limit: int, *, follow_links: bool = True) -> bytes:
             raise OSError(errno.EINVAL, "not a regular file")
         if info.st_size > limit:
             raise OSError(errno.EFBIG, f"larger than {limit:,} bytes")
-        return stream.read(limit + 1)
+        return stream.read()  # sized by fstat; a buffer of `limit` bytes would cost a 64 MiB allocation per file
 
 
 # -- the commit of a build ----------------------------------------------------------------

@@ -7,6 +7,7 @@ generated code equals black's own output."""
 
 from __future__ import annotations
 
+import concurrent.futures
 import hashlib
 import hmac
 import json
@@ -22,7 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bench.corpus import generate as generate_corpus
-from compiler import api, cache, pools, project
+from compiler import api, cache, project
 from compiler.codegen import black_layout
 from compiler.codegen import modules as codegen
 
@@ -65,8 +66,8 @@ def test_parallel_extraction_gives_the_serial_bytes(corpus: Path, monkeypatch) -
     serial = _build(corpus, monkeypatch, ORCHC_NO_CACHE="1", ORCHC_WORKERS="1")
     monkeypatch.setattr(project, "PARALLEL_THRESHOLD", 0)
     calls = []
-    real = pools.ProcessPoolExecutor
-    monkeypatch.setattr(pools, "ProcessPoolExecutor", lambda *a, **k: calls.append(a) or real(*a, **k))
+    real = concurrent.futures.ProcessPoolExecutor
+    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", lambda *a, **k: calls.append(a) or real(*a, **k))
     assert _build(corpus, monkeypatch, ORCHC_NO_CACHE="1", ORCHC_WORKERS="2") == serial
     assert calls, "the pool was not used"
 
