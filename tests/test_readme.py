@@ -8,16 +8,15 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
 from compiler.diagnostics import RULES
+from tests.prefect_server import prefect_server
 
 REPO = Path(__file__).resolve().parents[1]
 README = (REPO / "README.md").read_text(encoding="utf-8")
@@ -80,47 +79,19 @@ def test_demo_script_on_a_clean_copy(tmp_path: Path) -> None:
     assert report["jobs"], report
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_healthy(url: str, server: subprocess.Popen, seconds: float = 120) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        assert server.poll() is None, "prefect server exited early"
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.5)
-    raise AssertionError("prefect server did not become healthy")
-
-
 def test_runs_appear_in_a_configured_prefect_server(tmp_path: Path) -> None:
     """The README's recipe: `prefect server start`, then PREFECT_API_URL=… python -m runtime …"""
     assert "prefect server start" in README and "PREFECT_API_URL=http://127.0.0.1:4200/api" in README
-    port = _free_port()
-    env = {**_env(), "PREFECT_HOME": str(tmp_path / "home"), "PREFECT_SERVER_API_PORT": str(port)}
-    server = subprocess.Popen([str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    url = f"http://127.0.0.1:{port}/api"
-    try:
-        _wait_healthy(url, server)
-        run_env = {**env, "PREFECT_API_URL": url}
+    with prefect_server(tmp_path / "home", _env()) as env:
+        url = env["PREFECT_API_URL"]
         result = subprocess.run([sys.executable, "-m", "runtime", "scraping", "--param", "keywords=python"],
-                                cwd=REPO, env=run_env, capture_output=True, text=True, timeout=300)
+                                cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
         assert result.returncode == 0, result.stderr[-3000:]
         request = urllib.request.Request(f"{url}/flow_runs/filter", data=b"{}", method="POST",
                                          headers={"Content-Type": "application/json"})
         with urllib.request.urlopen(request, timeout=10) as response:
             runs = json.load(response)
         assert [run["state_type"] for run in runs] == ["COMPLETED"]
-    finally:
-        os.killpg(server.pid, 15)
-        server.wait(timeout=30)
 
 
 def test_the_readme_snapshot_test_works_on_a_users_project(tmp_path: Path) -> None:

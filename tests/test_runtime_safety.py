@@ -8,7 +8,6 @@ Every attack would leave a marker file if its code ran; each test asserts the re
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import textwrap
@@ -20,6 +19,7 @@ import pytest
 from compiler import api
 from runtime import cli
 from runtime.trust import path_problem
+from tests.prefect_server import free_port
 
 SOURCE = '''
     from runtime import operation
@@ -202,13 +202,6 @@ def test_path_problem(value, problem):
 # -- generated modules (prefect engine) -------------------------------------------------------
 
 
-def closed_port() -> int:
-    """A loopback port nothing listens on (bound, then released)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 #: if anything got past the check, Prefect would fail fast instead of starting a server
 NO_SERVER = {"PREFECT_CLIENT_MAX_RETRIES": "0"}
 
@@ -217,7 +210,7 @@ def test_code_appended_to_a_generated_module_never_runs(project):
     marker, _ = marker_command(project)
     with (project / out_of(project) / "g.py").open("a") as module:
         module.write(f"\nopen({str(marker)!r}, 'w').close()\n")
-    env = {**NO_SERVER, "PREFECT_API_URL": f"http://127.0.0.1:{closed_port()}/api"}
+    env = {**NO_SERVER, "PREFECT_API_URL": f"http://127.0.0.1:{free_port()}/api"}
     done = run(project, "g", "--engine", "prefect", "--param", "command=x", env=env)
     assert_refused(done, 1, f"generated module `{out_of(project)}/g.py` differs from the lock's sha256")
     assert not marker.exists()
@@ -228,7 +221,7 @@ def test_generated_module_missing_from_the_lock_is_refused(project):
     text = (project / "flows.lock").read_text()
     start = text.index(f'[[generated]]\npath = "{out}/__init__.py"')
     (project / "flows.lock").write_text(text[:start] + text[text.index("[[generated]]", start + 1):])
-    env = {**NO_SERVER, "PREFECT_API_URL": f"http://127.0.0.1:{closed_port()}/api"}
+    env = {**NO_SERVER, "PREFECT_API_URL": f"http://127.0.0.1:{free_port()}/api"}
     done = run(project, "g", "--engine", "prefect", "--param", "command=x", env=env)
     assert_refused(done, 1, f"generated module `{out}/__init__.py` is not listed in the lock's `[[generated]]`")
 
@@ -237,7 +230,7 @@ def test_generated_module_missing_from_the_lock_is_refused(project):
 
 
 def test_unreachable_prefect_api_is_an_environment_failure(project):
-    url = f"http://127.0.0.1:{closed_port()}/api"
+    url = f"http://127.0.0.1:{free_port()}/api"
     done = run(project, "g", "--engine", "prefect", "--param", "command=x",
                env={**NO_SERVER, "PREFECT_API_URL": url}, timeout=60)
     assert_refused(done, 2, f"cannot reach the Prefect API at {url}", "prefect server start", "--engine local")
