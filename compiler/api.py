@@ -311,8 +311,10 @@ def _lock_findings(analysis: Analysis, disk_text: str, on_disk: LockFile) -> lis
         return [Diagnostic("OC405", f"`{config.lock}` differs from what `orchc build` writes (edited by hand?)",
                            Span(config.lock), hint)]
     spans = {op.name: op.span for op in analysis.graph.operations}
+    declared = {decl.name: decl.span() for decl in config.deployments}
     return [
-        Diagnostic("OC405", f"`{config.lock}` is stale: {change.text}", spans.get(change.subject, Span(config.lock)), hint)
+        Diagnostic("OC405", f"`{config.lock}` is stale: {change.text}",
+                   (declared if change.kind == "deployment" else spans).get(change.subject, Span(config.lock)), hint)
         for change in changes
     ]
 

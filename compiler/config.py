@@ -3,6 +3,7 @@ for unknown keys and wrong types."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 from compiler.diagnostics import Diagnostic, did_you_mean
 from compiler.model import Span
 from compiler.toml_read import TomlError, load_toml
+from compiler.toml_read import key_lines as toml_key_lines
 
 #: the containers data libraries use for everything: never bound by type alone
 DEFAULT_OPAQUE_TYPES = (
@@ -22,6 +24,28 @@ DEFAULT_OPAQUE_TYPES = (
 )
 ENGINES = ("prefect", "local")
 TASK_RUNNERS = ("thread", "dask", "ray")
+
+
+@dataclass(frozen=True, slots=True)
+class DeploymentDecl:
+    """One `[tool.orchc.deployments.NAME]` table as written; `compiler.deployments`
+    validates it against the flows."""
+
+    name: str
+    #: the table as TOML gave it (not hashed: it holds dicts and lists)
+    table: Mapping[str, Any] = field(hash=False)
+    pyproject: str = "pyproject.toml"
+    #: (key path inside the table, 1-based line), the table's own line under `()`
+    lines: tuple[tuple[tuple[str, ...], int], ...] = field(default=(), compare=False, repr=False)
+
+    def span(self, *path: str) -> Span:
+        """Where `path` (a key, or a key inside a key) is set: its line, else the nearest
+        enclosing key's, else the table's."""
+        lines = dict(self.lines)
+        for end in range(len(path), -1, -1):
+            if path[:end] in lines:
+                return Span(self.pyproject, lines[path[:end]], 1)
+        return Span(self.pyproject, 1, 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +66,8 @@ class Config:
     engine: str = "prefect"
     #: the Prefect task runner the generated flows use
     task_runner: str = "thread"
+    #: the declared deployments, sorted by name
+    deployments: tuple[DeploymentDecl, ...] = ()
     #: where the table was read from, for diagnostics
     pyproject: str = "pyproject.toml"
     #: 1-based line of `[tool.orchc]` in pyproject.toml (1 when absent)
@@ -89,6 +115,11 @@ def _choice(options: tuple[str, ...]):
     return lambda value: value if value in options else None
 
 
+def _deployments(value: Any) -> dict[str, Any] | None:
+    """The `deployments` table; each entry is checked by `compiler.deployments`."""
+    return value if isinstance(value, dict) else None
+
+
 # key -> (converter returning None on a bad value, what the value must be)
 _KEYS = {
     "sources": (_relative_paths, "a string or a list of strings (folders or globs inside the project)"),
@@ -98,6 +129,7 @@ _KEYS = {
     "opaque_types": (_string_list, "a list of qualified type names such as `mylib.Frame`"),
     "engine": (_choice(ENGINES), "one of " + ", ".join(f"`{e}`" for e in ENGINES)),
     "task_runner": (_choice(TASK_RUNNERS), "one of " + ", ".join(f"`{r}`" for r in TASK_RUNNERS)),
+    "deployments": (_deployments, "a table of deployments, one `[tool.orchc.deployments.NAME]` table each"),
 }
 
 
@@ -152,4 +184,19 @@ def parse_config(text: str | None, path: str = "pyproject.toml") -> tuple[Config
                 f"set `{key}` to {expected}"))
         else:
             values[key] = value
+    if "deployments" in values:
+        values["deployments"] = _deployment_decls(values["deployments"], text, path, dict(key_lines)["deployments"])
     return Config(pyproject=path, table_line=line, key_lines=key_lines, **values), tuple(diagnostics)
+
+
+def _deployment_decls(tables: dict[str, Any], text: str, path: str, line: int) -> tuple[DeploymentDecl, ...]:
+    """Each deployment with the lines of its keys (`line`, of `deployments`, when unknown)."""
+    prefix = ("tool", "orchc", "deployments")
+    positions = toml_key_lines(text)
+    decls = []
+    for name in sorted(tables):
+        own = prefix + (name,)
+        lines = {(): positions.get(own, positions.get(prefix, line))}
+        lines.update((key[len(own):], number) for key, number in positions.items() if key[:len(own)] == own)
+        decls.append(DeploymentDecl(name, tables[name], path, tuple(sorted(lines.items()))))
+    return tuple(decls)

@@ -24,7 +24,7 @@ from compiler.model import OperationSpec, SourceFile, Span
 if TYPE_CHECKING:
     from compiler.codegen.modules import GeneratedModule
     from compiler.lock.lockfile import LockFile
-    from compiler.model import Graph
+    from compiler.model import Deployment, Graph
 
 #: every file's operations and diagnostics, in the order of the files given
 ExtractAll = Callable[[Sequence[SourceFile | Diagnostic]], tuple[list[OperationSpec], list[Diagnostic]]]
@@ -93,15 +93,26 @@ def analyse_files(config: Config, files: Sequence[SourceFile | Diagnostic], path
     operations, extract_diagnostics = extract_all(files)
     packages = frozenset(source.module.split(".", 1)[0] for source in paths)
     graph, link_diagnostics = link(operations, config.all_opaque_types, packages)
+    deployments, deployment_diagnostics = _deployments(config, graph, link_diagnostics)
     diagnostics = sorted_diagnostics([
         *prior, *extract_diagnostics, *_unimportable(operations),
         *module_collisions(tuple(paths), {op.span.path for op in operations}),
-        *link_diagnostics, *_empty(operations, config),
+        *link_diagnostics, *_empty(operations, config), *deployment_diagnostics,
     ])
     if has_errors(diagnostics):
         return Outcome(diagnostics, graph)
-    lock, modules = lock_and_modules(graph, config, memo)
+    lock, modules = lock_and_modules(graph, config, memo, deployments)
     return Outcome(diagnostics, graph, lock, dumps(lock), modules)
+
+
+def _deployments(config: Config, graph: Graph,
+                 link_diagnostics: Iterable[Diagnostic]) -> tuple[tuple[Deployment, ...], tuple[Diagnostic, ...]]:
+    """The declared deployments checked against the flows (once the flows are known)."""
+    if not config.deployments or has_errors(link_diagnostics):
+        return (), ()
+    from compiler.deployments.validate import check_deployments
+
+    return check_deployments(config.deployments, graph.flows)
 
 
 def _unimportable(operations: list[OperationSpec]) -> list[Diagnostic]:
@@ -130,15 +141,15 @@ def generated_package(config: Config) -> str:
     return ".".join(out.parts)
 
 
-def lock_and_modules(graph: Graph, config: Config,
-                     memo: Memo | None = None) -> tuple[LockFile, tuple[GeneratedModule, ...]]:
+def lock_and_modules(graph: Graph, config: Config, memo: Memo | None = None,
+                     deployments: tuple[Deployment, ...] = ()) -> tuple[LockFile, tuple[GeneratedModule, ...]]:
     """Build the lock, generate modules from it, then record their hashes in the lock."""
     from compiler.codegen.modules import generate
     from compiler.lock.lockfile import LockGenerated, LockProject, build_lock
 
     project = LockProject(out=config.out, package=generated_package(config), source_roots=list(source_roots(config)))
     entries = naming.flow_entries([flow.name for flow in graph.flows])
-    lock = build_lock(graph, project, entries)
+    lock = build_lock(graph, project, entries, deployments)
     modules = generate(lock, memo)
     hashes = [LockGenerated(path=m.path, sha256=sha256(m.text)) for m in sorted(modules, key=lambda m: m.path)]
     return lock.model_copy(update={"generated": hashes}), modules

@@ -2,8 +2,8 @@
 
 Codes are grouped by the pass that reports them (the hundreds digit) and never change
 meaning once released: OC1xx configuration and discovery, OC2xx extraction (one file),
-OC3xx linking (the whole graph), OC4xx the lockfile and `orchc check`, OC9xx orchc's own
-bugs.
+OC3xx linking (the whole graph), OC4xx the lockfile and `orchc check`, OC5xx declared
+deployments, OC9xx orchc's own bugs.
 """
 
 from __future__ import annotations
@@ -77,6 +77,14 @@ RULES: tuple[Rule, ...] = (
     Rule("OC406", "generated-stale", "error", "A generated module is stale, missing, extra or edited by hand."),
     Rule("OC407", "write-failed", "error", "An output could not be written (permissions, a full disk, an immutable file, a name too long); nothing was changed.", 2),
     Rule("OC408", "generated-file-kept", "warning", "A file that looks generated was not removed because it changed since orchc wrote it, or no lock records it."),
+    # -- declared deployments: checked against the flows --
+    Rule("OC501", "unknown-deployment-key", "error", "A `[tool.orchc.deployments.NAME]` table has a key orchc does not know."),
+    Rule("OC502", "invalid-deployment-setting", "error", "A deployment's name or setting has the wrong type or value (work pool, queue, tags, description, concurrency limit, paused, parameters table)."),
+    Rule("OC503", "unknown-deployment-flow", "error", "A deployment names no `flow`, or a flow the project does not have."),
+    Rule("OC504", "unknown-deployment-parameter", "error", "A deployment sets a parameter its flow does not take."),
+    Rule("OC505", "deployment-parameter-type", "error", "A deployment's parameter value does not fit the flow parameter's annotation."),
+    Rule("OC506", "deployment-parameter-missing", "error", "A deployment leaves a required flow parameter unset."),
+    Rule("OC507", "invalid-schedule", "error", "A deployment's schedule is invalid: not exactly one of cron, interval, rrule; a bad cron or rrule; an interval that is not a positive number of seconds; an unknown timezone."),
     # -- orchc's own bugs --
     Rule("OC901", "internal-error", "error", "orchc failed: this is a bug in orchc, please report it.", 2),
 )

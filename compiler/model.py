@@ -195,3 +195,31 @@ class Graph:
     flows: tuple[Flow, ...]
     #: every group name (not the root), sorted
     groups: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    """When a deployment runs: exactly one of `cron`, `interval` (seconds) and `rrule`."""
+
+    cron: str | None = None
+    interval: float | int | None = None
+    rrule: str | None = None
+    #: an IANA name; None: Prefect's default (UTC)
+    timezone: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Deployment:
+    """A declared deployment of a flow, validated (`compiler.deployments`)."""
+
+    name: str
+    flow: str
+    #: the parameter values set, as a canonical JSON object
+    parameters: str
+    schedule: Schedule | None
+    work_pool: str
+    work_queue: str
+    tags: tuple[str, ...]
+    description: str | None
+    concurrency_limit: int | None
+    paused: bool

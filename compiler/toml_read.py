@@ -31,3 +31,40 @@ def load_toml(text: str) -> dict:
         raise TomlError(error.msg, getattr(error, "lineno", 1) or 1, getattr(error, "colno", 1) or 1) from None
     except RecursionError:  # tomli recurses once per nested array or table
         raise TomlError("its arrays or tables are nested too deeply") from None
+
+
+def key_lines(text: str) -> dict[tuple[str, ...], int]:
+    """Where each table header and `key = value` of `text` is: key path -> 1-based line.
+
+    Best effort, for diagnostics only: each line is read on its own (a header or a key
+    is parsed by tomli, so quoted and dotted keys come out right); keys inside inline
+    tables and lines inside multi-line values are not found, and a caller falls back to
+    the line of the nearest enclosing key it has.
+    """
+    found: dict[tuple[str, ...], int] = {}
+    table: tuple[str, ...] = ()
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if line.startswith("[") and not line.startswith("[["):
+            path = _single_path(line)
+            if path is not None:
+                table = path
+                found.setdefault(table, number)
+        elif "=" in line and not line.startswith(("#", "[[")):
+            path = _single_path(line.split("=", 1)[0] + "= 0")
+            if path is not None:
+                found.setdefault(table + path, number)
+    return found
+
+
+def _single_path(fragment: str) -> tuple[str, ...] | None:
+    """The key path of a one-line TOML fragment holding a single header or key."""
+    try:
+        data = tomli.loads(fragment)
+    except (tomli.TOMLDecodeError, RecursionError):
+        return None
+    path: list[str] = []
+    while isinstance(data, dict) and len(data) == 1:
+        key, data = next(iter(data.items()))
+        path.append(key)
+    return tuple(path) or None

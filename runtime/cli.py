@@ -1,12 +1,18 @@
-"""`python -m runtime`: run a locked flow and print its result as JSON.
+"""`python -m runtime`: run a locked flow and print its result as JSON; put the declared
+deployments into operation.
 
-    python -m runtime FLOW [--param NAME=VALUE]... [--params-file F.json]
-                           [--engine prefect|local] [--project DIR]
+    python -m runtime [run] FLOW [--param NAME=VALUE]... [--params-file F.json]
+                                 [--engine prefect|local] [--project DIR]
     python -m runtime --list
+    python -m runtime deploy [NAME...]        register deployments on PREFECT_API_URL
+    python -m runtime serve [NAME...]         serve them from this process on their schedules
+    python -m runtime submit NAME [--param NAME=VALUE]... [--json]   queue a run
+    python -m runtime status RUN_ID [--wait] [--json]                a run's state
 
-The result goes to stdout as JSON, logs and errors to stderr. Exit codes: 0 success,
-1 the flow failed (or the lock is stale or does not match the project and its generated
-modules, or an operation cannot be imported), 2 usage or environment (no Prefect API).
+Results go to stdout, logs and errors to stderr. Exit codes: 0 success, 1 the flow failed
+(or the lock is stale or does not match the project and its generated modules, or an
+operation cannot be imported; for `status --wait`, the run did not complete), 2 usage or
+environment (no Prefect API).
 """
 
 from __future__ import annotations
@@ -30,10 +36,15 @@ from runtime.trust import check_generated
 ENGINES = ("prefect", "local")
 ENGINE_ENV = "ORCHC_ENGINE"
 PROG = "python -m runtime"
+#: the first argument that names a command rather than a flow (`run FLOW` runs a flow of any name)
+COMMANDS = ("run", "deploy", "serve", "submit", "status")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=PROG, description="Run an orchc flow from the lockfile.")
+    parser = argparse.ArgumentParser(
+        prog=PROG, description="Run an orchc flow from the lockfile.",
+        epilog="other commands: deploy, serve, submit, status (`python -m runtime COMMAND --help`); "
+               "`run FLOW` runs a flow whatever its name")
     parser.add_argument("flow", nargs="?", metavar="FLOW", help="the flow (a group or operation name)")
     parser.add_argument("--list", action="store_true", help="list the flows, their parameters and operations")
     parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
@@ -48,16 +59,56 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _project_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--project", type=Path, metavar="DIR",
+                        help="the project folder (default: found from the current folder upward)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="log only warnings and errors")
+
+
+def build_command_parser() -> argparse.ArgumentParser:
+    """The parser of `deploy`, `serve`, `submit` and `status` (and `run FLOW`)."""
+    parser = argparse.ArgumentParser(prog=PROG, description="Put an orchc project's deployments into operation.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    deploy = commands.add_parser("deploy", help="register deployments on the server at PREFECT_API_URL")
+    deploy.add_argument("names", nargs="*", metavar="NAME", help="declared deployments (default: all)")
+    deploy.add_argument("--working-dir", metavar="DIR",
+                        help="the project folder on the workers' machines (default: this project's folder)")
+    _project_option(deploy)
+    serve = commands.add_parser("serve", help="serve deployments from this process on their schedules")
+    serve.add_argument("names", nargs="*", metavar="NAME", help="declared deployments (default: all)")
+    _project_option(serve)
+    submit = commands.add_parser("submit", help="queue a run of a deployment without waiting")
+    submit.add_argument("name", metavar="NAME", help="a declared deployment")
+    submit.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                        help="override a parameter (plain text for str, JSON for other types); repeatable")
+    submit.add_argument("--params-file", type=Path, metavar="F.json", help="a JSON object of parameter values")
+    submit.add_argument("--json", action="store_true", help="print the run as a JSON object")
+    _project_option(submit)
+    status = commands.add_parser("status", help="a run's state and each operation's")
+    status.add_argument("run_id", metavar="RUN_ID", help="the flow-run id `submit` printed")
+    status.add_argument("--wait", action="store_true", help="wait for a final state; exit 0 when Completed, 1 otherwise")
+    status.add_argument("--timeout", type=float, metavar="SECONDS", help="with --wait: stop waiting after this long")
+    status.add_argument("--json", action="store_true", help="print the status as a JSON object")
+    _project_option(status)
+    return parser
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not args.list and not args.flow:
-        parser.error("give a FLOW to run, or --list")
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in COMMANDS[1:]:
+        args = build_command_parser().parse_args(argv)
+        handler = _COMMAND_HANDLERS[args.command]
+    else:
+        parser = build_parser()
+        args = parser.parse_args(argv[1:] if argv[:1] == ["run"] else argv)
+        if not args.list and not args.flow:
+            parser.error("give a FLOW to run, or --list")
+        handler = _dispatch
     _configure_logging(args.quiet)
     if args.quiet:  # read by Prefect when the prefect engine imports it
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     try:
-        return _dispatch(args)
+        return handler(args)
     except OrchcRuntimeError as error:
         _print_error(error)
         return _exit(error.exit_code, getattr(error, "report", None))
@@ -170,6 +221,57 @@ def _exit(code: int, report: Any) -> int:
         sys.stderr.flush()
         os._exit(code)
     return code
+
+
+# -- deployments and runs -------------------------------------------------------------------
+
+
+def _deploy(args: argparse.Namespace) -> int:
+    from runtime.deployments import deploy
+
+    for line in deploy(Registry.load(args.project), args.names, args.working_dir):
+        print(line)
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from runtime.deployments import serve
+
+    for line in serve(Registry.load(args.project), args.names):
+        print(line, file=sys.stderr)
+    return 0
+
+
+def _submit(args: argparse.Namespace) -> int:
+    from runtime.runs import submit
+
+    registry = Registry.load(args.project)
+    set_current_registry(registry)
+    run = submit(registry, args.name, args.param, args.params_file)
+    if args.json:
+        print(to_json(run, indent=2).decode())
+    else:
+        print(run["id"])
+        print(f"queued run `{run['name']}` of `{run['deployment']}` ({run['state']}); "
+              f"follow it with `{PROG} status {run['id']} --wait`", file=sys.stderr)
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    from runtime.registry import find_project
+    from runtime.runs import render_status, status
+
+    registry = None  # optional: the project's lock names the operations that never started
+    if args.project is not None or find_project(Path.cwd().resolve()) is not None:
+        registry = Registry.load(args.project)
+    data = status(args.run_id, args.wait, args.timeout, registry)
+    print(to_json(data, indent=2).decode() if args.json else render_status(data))
+    if args.wait:
+        return 0 if data["state"] == "Completed" else 1
+    return 0
+
+
+_COMMAND_HANDLERS = {"deploy": _deploy, "serve": _serve, "submit": _submit, "status": _status}
 
 
 # -- --list -------------------------------------------------------------------------------

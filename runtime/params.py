@@ -112,9 +112,14 @@ def split_assignments(assignments: list[str]) -> tuple[list[tuple[str, str]], li
 
 
 def parse_params(
-    registry: Registry, flow: LockFlow, assignments: list[str], params_file: Path | None = None
+    registry: Registry, flow: LockFlow, assignments: list[str], params_file: Path | None = None,
+    preset: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Validated keyword arguments for `flow`; `--param` values override the file's."""
+    """Validated keyword arguments for `flow`; `--param` values override the file's.
+
+    `preset` are values set elsewhere (a deployment's): they count as given, so a
+    required parameter they set is not missing, but they are not returned.
+    """
     declared = {p.name: p for p in flow.params}
     pairs, problems = split_assignments(assignments)
     from_file = read_params_file(params_file) if params_file is not None else {}
@@ -128,7 +133,7 @@ def parse_params(
     for name, raw, from_cli in given:
         if name in declared:
             _validate_into(values, problems, declared[name], types[name], raw, from_cli)
-    given_names = {name for name, _, _ in given}
+    given_names = {name for name, _, _ in given} | set(preset or ())
     missing = [p.name for p in flow.params if p.required and p.name not in given_names]
     if missing:
         problems.append("missing required parameter(s): "

@@ -196,12 +196,23 @@ def flow_body(flow_name: str, *, sinks: Iterable[str], artifact_key: str) -> Cal
     def decorate(body: Callable) -> Callable:
         @functools.wraps(body)
         async def run(*args: Any, **kwargs: Any) -> Any:
+            _verify_deployed(flow_name)
             futures = await body(*args, **kwargs)
             return await _finish(flow_name, futures, sinks, artifact_key)
 
         return run
 
     return decorate
+
+
+def _verify_deployed(flow_name: str) -> None:
+    """A run that did not come through `python -m runtime` (a deployment's, started by a
+    worker or `serve`) refuses to start when the project no longer matches its lock."""
+    from runtime.registry import current_registry
+
+    registry = current_registry()
+    if registry.implicit:
+        registry.verify_flow(flow_name)
 
 
 async def _finish(flow_name: str, futures: Mapping[str, Any], sinks: tuple[str, ...], artifact_key: str) -> Any:

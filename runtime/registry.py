@@ -10,6 +10,7 @@ up here, so a function that is not in the reviewed lock can never run.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 import threading
 from collections.abc import Callable
@@ -21,11 +22,14 @@ from compiler.lock.hashes import function_hashes
 from compiler.lock.lockfile import LockError, LockFile, LockFlow, LockOperation, loads
 from compiler.toml_read import TomlError, load_toml
 from compiler.writer import MAX_SOURCE_BYTES, read_regular
-from runtime.errors import OperationLoadError, RuntimeUsageError, describe_exception
-from runtime.trust import check_lock, check_module_file, check_project, check_project_matches_config, path_problem
+from runtime.errors import OperationLoadError, RuntimeUsageError, StaleLockError, describe_exception
+from runtime.trust import (check_generated, check_lock, check_module_file, check_project,
+                           check_project_matches_config, path_problem)
 
 DEFAULT_LOCK = "flows.lock"
 PYPROJECT = "pyproject.toml"
+#: the project a process without a registry loads (`serve` sets it for its runs' processes)
+PROJECT_ENV = "ORCHC_PROJECT"
 
 
 def read_tool_config(folder: Path) -> dict[str, Any] | None:
@@ -109,6 +113,11 @@ class Registry:
         self.config = config or {}
         self.lock_path = lock_path or root / DEFAULT_LOCK
         self._functions: dict[str, Callable] = {}
+        #: loaded by a run that did not come through `python -m runtime` (a worker's or
+        #: `serve`'s run of a deployment): its flows are checked when they start
+        self.implicit = False
+        #: the flows `verify_flow` found current
+        self._verified_flows: set[str] = set()
         #: modules whose `__file__` was found to be their locked file
         self._checked_modules: set[str] = set()
         check_project(lock.project, self.lock_path)  # `load` checked the rest; this guards sys.path
@@ -210,6 +219,17 @@ class Registry:
                 problems.append(f"`{op.name}`: its source changed (`{op.file}:{op.line}`)")
         return problems
 
+    def verify_flow(self, flow_name: str) -> None:
+        """Refuse (StaleLockError, UntrustedLockError) a flow whose operations' sources
+        or generated module no longer match the lock; once per flow and process."""
+        if flow_name in self._verified_flows:
+            return
+        problems = self.stale_operations(flow_name)
+        if problems:
+            raise StaleLockError(flow_name, problems)
+        check_generated(self.root, self.lock, self.flow(flow_name), self.lock_path)
+        self._verified_flows.add(flow_name)
+
     def _function_hashes(self, file: str) -> dict[str, str] | None:
         """Function name -> source hash of each top-level function in `file` (the lock's
         own hash format, `compiler.lock.hashes`); None when it cannot be read or parsed."""
@@ -225,11 +245,14 @@ _current_lock = threading.Lock()
 
 
 def current_registry() -> Registry:
-    """The process's registry: the one the CLI set, else loaded from the current directory."""
+    """The process's registry: the one the CLI set, else loaded from $ORCHC_PROJECT or the
+    current directory (the run of a deployment, in a worker's or `serve`'s process)."""
     global _current
     with _current_lock:
         if _current is None:
-            _current = Registry.load()
+            project = os.environ.get(PROJECT_ENV)
+            _current = Registry.load(Path(project) if project else None)
+            _current.implicit = True
         return _current
 
 

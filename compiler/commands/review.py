@@ -86,6 +86,7 @@ def review(old: LockFile, new: LockFile, base: str, head: str) -> dict[str, Any]
                         for a, b in delta.updated],
         },
         "flows": [c.text for c in changes if c.kind == "flow"],
+        "deployments": [c.text for c in changes if c.kind == "deployment"],
         "other": [c.text for c in changes if c.kind in ("project", "generated")],
         "mermaid": changed_graph_mermaid(old, new, changes),
     }
@@ -181,8 +182,8 @@ def review_markdown(data: dict[str, Any]) -> str:
     ops, edges = data["operations"], data["edges"]
     lines = ["## orchc: flow graph changes", "", f"`{data['base']}` → `{data['head']}`", "",
              *_counts_table(data["counts"]), ""]
-    if not any([*ops.values(), *edges.values(), data["flows"], data["other"]]):
-        lines.append("No changes to operations, edges or flows.")
+    if not any([*ops.values(), *edges.values(), data["flows"], data["deployments"], data["other"]]):
+        lines.append("No changes to operations, edges, flows or deployments.")
         return "\n".join(lines) + "\n"
     lines.append(f"**Operations:** {len(ops['added'])} added, {len(ops['removed'])} removed, "
                  f"{len(ops['changed'])} changed · **Edges:** {len(edges['added'])} added, "
@@ -198,6 +199,7 @@ def review_markdown(data: dict[str, Any]) -> str:
         f"- `{_slot(r)}`: `{r['before']['source']}` ({_via(r['before'])}) → "
         f"`{r['after']['source']}` ({_via(r['after'])})" for r in [*edges["rebound"], *edges["updated"]]])
     lines += _section("Flows", [f"- {text}" for text in data["flows"]])
+    lines += _section("Deployments", [f"- {text}" for text in data["deployments"]])
     lines += _section("Other", [f"- {text}" for text in data["other"]])
     if data["mermaid"]:
         lines += _section("Changed part of the graph", ["```mermaid", data["mermaid"].rstrip("\n"), "```"])

@@ -11,18 +11,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from compiler.lock.lockfile import LockEdge, LockFile, LockFlow, LockOperation
+from compiler.lock.lockfile import LockDeployment, LockEdge, LockFile, LockFlow, LockOperation
 
 POLICY_FIELDS = ("retries", "retry_delay_seconds", "timeout_seconds", "tags", "cache", "persist_result", "executor", "description")
 SIGNATURE_FIELDS = ("is_async", "returns", "returns_type", "params")
 LOCATION_FIELDS = ("module", "function", "file", "line", "column")
+DEPLOYMENT_FIELDS = ("flow", "parameters", "schedule", "work_pool", "work_queue", "tags", "description",
+                     "concurrency_limit", "paused")
 
 
 @dataclass(frozen=True, slots=True, order=True)
 class Change:
     """One difference; `subject` is the operation or flow it is about."""
 
-    #: add | remove | body | signature | policy | location | wiring | flow | project | generated
+    #: add | remove | body | signature | policy | location | wiring | flow | deployment | project | generated
     kind: str
     subject: str
     text: str
@@ -105,6 +107,31 @@ def _flow_changes(old: LockFlow, new: LockFlow) -> list[Change]:
     return changes
 
 
+def _schedule_text(deployment: LockDeployment) -> str:
+    schedule = deployment.schedule
+    if schedule is None:
+        return "none"
+    kind = "cron" if schedule.cron is not None else "interval" if schedule.interval is not None else "rrule"
+    zone = f" ({schedule.timezone})" if schedule.timezone else ""
+    value = getattr(schedule, kind)
+    return (f"every {value} s" if kind == "interval" else f"{kind} {value!r}") + zone
+
+
+def _deployment_changes(old: LockDeployment, new: LockDeployment) -> list[Change]:
+    name = new.name
+    changes = []
+    for field in DEPLOYMENT_FIELDS:
+        before, after = getattr(old, field), getattr(new, field)
+        if before != after:
+            if field == "schedule":
+                before, after = _schedule_text(old), _schedule_text(new)
+                text = f"schedule {before} -> {after}"
+            else:
+                text = f"{field} {_short(before)} -> {_short(after)}"
+            changes.append(Change("deployment", name, f"deployment `{name}`: {text}"))
+    return changes
+
+
 @dataclass(frozen=True, slots=True)
 class EdgeDelta:
     """How the edges differ: a parameter fed by another producer is *re-bound*, not an
@@ -169,6 +196,14 @@ def lock_changes(old: LockFile, new: LockFile) -> list[Change]:
     changes += [Change("flow", n, f"remove flow `{n}`") for n in sorted(old_flows.keys() - new_flows.keys())]
     for name in sorted(old_flows.keys() & new_flows.keys()):
         changes += _flow_changes(old_flows[name], new_flows[name])
+    old_deployments = {d.name: d for d in old.deployments}
+    new_deployments = {d.name: d for d in new.deployments}
+    changes += [Change("deployment", n, f"add deployment `{n}` of flow `{new_deployments[n].flow}`")
+                for n in sorted(new_deployments.keys() - old_deployments.keys())]
+    changes += [Change("deployment", n, f"remove deployment `{n}`")
+                for n in sorted(old_deployments.keys() - new_deployments.keys())]
+    for name in sorted(old_deployments.keys() & new_deployments.keys()):
+        changes += _deployment_changes(old_deployments[name], new_deployments[name])
     if old.generated != new.generated:
         before_modules = {g.path: g for g in old.generated}
         after_modules = {g.path: g for g in new.generated}

@@ -16,7 +16,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from compiler.diagnostics import Diagnostic
-from compiler.model import Edge, EdgeReason, Flow, FlowParam, Graph, OperationSpec, ParamSpec, Span, TypeRef
+from compiler.model import Deployment, Edge, EdgeReason, Flow, FlowParam, Graph, OperationSpec, ParamSpec, Span, TypeRef
 from compiler.toml_read import TomlError, load_toml
 from compiler.lock.toml_writer import model_toml
 
@@ -94,6 +94,31 @@ class LockFlow(_Model):
     params: list[LockFlowParam] = Field(default_factory=list)
 
 
+class LockSchedule(_Model):
+    """When a deployment runs: one of `cron`, `interval` (seconds), `rrule`."""
+
+    cron: str | None = None
+    interval: float | int | None = None
+    rrule: str | None = None
+    timezone: str | None = None
+
+
+class LockDeployment(_Model):
+    """A declared deployment (`[tool.orchc.deployments.NAME]`), validated."""
+
+    name: str
+    flow: str
+    #: the parameter values it sets, as a canonical JSON object
+    parameters: str = "{}"
+    schedule: LockSchedule | None = None
+    work_pool: str
+    work_queue: str
+    tags: list[str] = Field(default_factory=list)
+    description: str | None = None
+    concurrency_limit: int | None = None
+    paused: bool = False
+
+
 class LockGenerated(_Model):
     #: project-relative POSIX path of a generated file
     path: str
@@ -115,6 +140,8 @@ class LockFile(_Model):
     operations: list[LockOperation] = Field(default_factory=list)
     edges: list[LockEdge] = Field(default_factory=list)
     flows: list[LockFlow] = Field(default_factory=list)
+    #: optional: a lock without deployments (or written before them) has none
+    deployments: list[LockDeployment] = Field(default_factory=list)
     generated: list[LockGenerated] = Field(default_factory=list)
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
@@ -124,6 +151,9 @@ class LockFile(_Model):
 
     def flow(self, name: str) -> LockFlow | None:
         return self._by_name("flows").get(name)
+
+    def deployment(self, name: str) -> LockDeployment | None:
+        return self._by_name("deployments").get(name)
 
     def _by_name(self, field: str) -> dict:
         """name -> entry of list `field`, built once: the runtime looks up every operation
@@ -140,7 +170,8 @@ class LockFile(_Model):
 # -- building ---------------------------------------------------------------------------
 
 
-def build_lock(graph: Graph, project: LockProject, flow_entry: dict[str, tuple[str, str]]) -> LockFile:
+def build_lock(graph: Graph, project: LockProject, flow_entry: dict[str, tuple[str, str]],
+               deployments: tuple[Deployment, ...] = ()) -> LockFile:
     """The lock for a linked graph; `generated` is left empty for codegen to fill.
 
     `flow_entry` maps each flow name to its generated (module, function).
@@ -151,6 +182,7 @@ def build_lock(graph: Graph, project: LockProject, flow_entry: dict[str, tuple[s
         operations=[_lock_operation(op, params) for op in graph.operations],
         edges=[_lock_edge(edge) for edge in graph.edges],
         flows=[_lock_flow(flow, *flow_entry[flow.name]) for flow in graph.flows],
+        deployments=[_lock_deployment(deployment) for deployment in deployments],
     )
 
 
@@ -207,6 +239,18 @@ def _lock_flow(flow: Flow, module: str, function: str) -> LockFlow:
     return LockFlow(
         name=flow.name, module=module, function=function, operations=list(flow.operations),
         sinks=list(flow.sinks), params=[_lock_flow_param(p) for p in flow.params],
+    )
+
+
+def _lock_deployment(deployment: Deployment) -> LockDeployment:
+    schedule = deployment.schedule
+    return LockDeployment(
+        name=deployment.name, flow=deployment.flow, parameters=deployment.parameters,
+        schedule=LockSchedule(cron=schedule.cron, interval=schedule.interval, rrule=schedule.rrule,
+                              timezone=schedule.timezone) if schedule else None,
+        work_pool=deployment.work_pool, work_queue=deployment.work_queue, tags=list(deployment.tags),
+        description=deployment.description, concurrency_limit=deployment.concurrency_limit,
+        paused=deployment.paused,
     )
 
 

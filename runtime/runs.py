@@ -1,0 +1,129 @@
+"""Runs of deployments on a Prefect server: `submit` queues one without waiting, `status`
+reads a run's state and each operation's state, attempts and duration (waiting for a
+final state when asked)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from runtime.deployments import full_name, require_api, selected
+from runtime.errors import RuntimeUsageError
+from runtime.params import parse_params
+from runtime.registry import Registry
+
+#: how often `status --wait` asks the server
+POLL_SECONDS = 1.0
+
+
+def submit(registry: Registry, name: str, assignments: Sequence[str], params_file: Path | None = None) -> dict[str, Any]:
+    """Queue a run of deployment `name` (its parameters, overridden by `assignments`);
+    returns the run as `{id, name, deployment, flow, state, parameters}`."""
+    from pydantic_core import to_jsonable_python
+
+    require_api()
+    deployment = selected(registry, [name])[0]
+    flow = registry.flow(deployment.flow)
+    preset = json.loads(deployment.parameters)
+    values = parse_params(registry, flow, list(assignments), params_file, preset=preset)
+    return asyncio.run(_submit(full_name(deployment), to_jsonable_python(values)))
+
+
+async def _submit(name: str, parameters: dict[str, Any]) -> dict[str, Any]:
+    from prefect.client.orchestration import get_client
+    from prefect.exceptions import ObjectNotFound
+
+    async with get_client() as client:
+        try:
+            deployment = await client.read_deployment_by_name(name)
+        except ObjectNotFound:
+            raise RuntimeUsageError(f"deployment `{name}` is not on the server",
+                                    f"register it with `python -m runtime deploy {name.split('/', 1)[1]}`") from None
+        run = await client.create_flow_run_from_deployment(deployment.id, parameters=parameters)
+    return {"id": str(run.id), "name": run.name, "deployment": name, "flow": name.split("/", 1)[0],
+            "state": run.state.name if run.state else "Scheduled", "parameters": run.parameters}
+
+
+def status(run_id: str, wait: bool, timeout: float | None = None, registry: Registry | None = None) -> dict[str, Any]:
+    """The run `run_id`: its state and each operation's; with `wait`, once it is final
+    (or `timeout` seconds passed). `registry` (when found) lists operations that never started."""
+    require_api()
+    try:
+        run_uuid = uuid.UUID(run_id)
+    except ValueError:
+        raise RuntimeUsageError(f"`{run_id}` is not a flow-run id", "give the id `submit` printed") from None
+    return asyncio.run(_status(run_uuid, wait, timeout, registry))
+
+
+async def _status(run_id: uuid.UUID, wait: bool, timeout: float | None, registry: Registry | None) -> dict[str, Any]:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+    from prefect.exceptions import ObjectNotFound
+
+    deadline = None if timeout is None else time.monotonic() + timeout
+    async with get_client() as client:
+        try:
+            run = await client.read_flow_run(run_id)
+        except ObjectNotFound:
+            raise RuntimeUsageError(f"no flow run `{run_id}` on the server", "give the id `submit` printed") from None
+        while wait and not (run.state and run.state.is_final()) and (deadline is None or time.monotonic() < deadline):
+            await asyncio.sleep(POLL_SECONDS)
+            run = await client.read_flow_run(run_id)
+        flow = await client.read_flow(run.flow_id)
+        deployment = await client.read_deployment(run.deployment_id) if run.deployment_id else None
+        task_runs = await client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run_id])))
+    state = run.state
+    return {
+        "id": str(run.id),
+        "name": run.name,
+        "flow": flow.name,
+        "deployment": f"{flow.name}/{deployment.name}" if deployment else None,
+        "state": state.name if state else "Unknown",
+        "final": bool(state and state.is_final()),
+        "message": state.message if state and state.message else None,
+        "operations": _operations(task_runs, _flow_operations(registry, flow.name)),
+    }
+
+
+def _flow_operations(registry: Registry | None, flow_name: str) -> list[str]:
+    flow = registry.lock.flow(flow_name) if registry is not None else None
+    return list(flow.operations) if flow is not None else []
+
+
+def _operation_of(task_name: str, operations: Sequence[str]) -> str:
+    """The operation a task run is of: Prefect names it `OPERATION-KEY`."""
+    for name in sorted(operations, key=len, reverse=True):
+        if task_name == name or task_name.startswith(name + "-"):
+            return name
+    return task_name.rsplit("-", 1)[0]
+
+
+def _operations(task_runs: Sequence[Any], operations: Sequence[str]) -> list[dict[str, Any]]:
+    """One row per operation, in the flow's order; those without a task run never started."""
+    rows: dict[str, dict[str, Any]] = {name: {"operation": name, "state": "NotStarted", "attempts": 0,
+                                              "duration_s": None} for name in operations}
+    for task_run in sorted(task_runs, key=lambda t: (t.name, str(t.id))):
+        name = _operation_of(task_run.name, operations)
+        duration = task_run.total_run_time.total_seconds() if task_run.total_run_time else None
+        rows[name] = {"operation": name, "state": task_run.state.name if task_run.state else "Unknown",
+                      "attempts": task_run.run_count, "duration_s": round(duration, 3) if duration is not None else None}
+    order = {name: index for index, name in enumerate(operations)}
+    return sorted(rows.values(), key=lambda row: (order.get(row["operation"], len(order)), row["operation"]))
+
+
+def render_status(data: dict[str, Any]) -> str:
+    """The status as text: the run, then one line per operation."""
+    where = f" of `{data['deployment']}`" if data["deployment"] else f" of flow `{data['flow']}`"
+    lines = [f"run {data['id']} ({data['name']}){where}: {data['state']}"]
+    if data["message"] and data["state"] != "Completed":
+        lines.append(f"  {data['message']}")
+    width = max((len(row["operation"]) for row in data["operations"]), default=0)
+    for row in data["operations"]:
+        duration = f"{row['duration_s']:.3f} s" if row["duration_s"] is not None else "-"
+        lines.append(f"  {row['operation']:<{width}}  {row['state']:<10}  attempts {row['attempts']}  {duration}")
+    return "\n".join(lines)
