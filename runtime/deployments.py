@@ -48,7 +48,7 @@ def require_api() -> str:
 
 def selected(registry: Registry, names: Sequence[str]) -> list[LockDeployment]:
     """The lock's deployments called `names` (all of them when none is given)."""
-    declared = registry.lock.deployments
+    declared = registry.lock.deployments or []
     if not declared:
         raise RuntimeUsageError(f"the lockfile `{registry.lock_path}` declares no deployments",
                                 "declare one as `[tool.orchc.deployments.NAME]` in pyproject.toml and run `orchc build`")

@@ -196,8 +196,8 @@ def lock_changes(old: LockFile, new: LockFile) -> list[Change]:
     changes += [Change("flow", n, f"remove flow `{n}`") for n in sorted(old_flows.keys() - new_flows.keys())]
     for name in sorted(old_flows.keys() & new_flows.keys()):
         changes += _flow_changes(old_flows[name], new_flows[name])
-    old_deployments = {d.name: d for d in old.deployments}
-    new_deployments = {d.name: d for d in new.deployments}
+    old_deployments = {d.name: d for d in old.deployments or ()}
+    new_deployments = {d.name: d for d in new.deployments or ()}
     changes += [Change("deployment", n, f"add deployment `{n}` of flow `{new_deployments[n].flow}`")
                 for n in sorted(new_deployments.keys() - old_deployments.keys())]
     changes += [Change("deployment", n, f"remove deployment `{n}`")

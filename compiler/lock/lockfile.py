@@ -140,8 +140,9 @@ class LockFile(_Model):
     operations: list[LockOperation] = Field(default_factory=list)
     edges: list[LockEdge] = Field(default_factory=list)
     flows: list[LockFlow] = Field(default_factory=list)
-    #: optional: a lock without deployments (or written before them) has none
-    deployments: list[LockDeployment] = Field(default_factory=list)
+    #: None (left out of the text) when the project declares none, so a lock written
+    #: before deployments existed reads, and is written, unchanged
+    deployments: list[LockDeployment] | None = None
     generated: list[LockGenerated] = Field(default_factory=list)
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
@@ -160,7 +161,7 @@ class LockFile(_Model):
         of a flow. Kept in `__dict__` as pydantic keeps a cached_property (equality and
         dumps ignore it), with the list it indexes, so a `model_copy(update=...)` that
         replaces the list gets a fresh index. The first entry of a name wins, as in a scan."""
-        entries = getattr(self, field)
+        entries = getattr(self, field) or []
         cached = self.__dict__.get(f"_{field}_index")
         if cached is None or cached[0] is not entries:
             cached = self.__dict__[f"_{field}_index"] = (entries, {entry.name: entry for entry in reversed(entries)})
@@ -182,7 +183,7 @@ def build_lock(graph: Graph, project: LockProject, flow_entry: dict[str, tuple[s
         operations=[_lock_operation(op, params) for op in graph.operations],
         edges=[_lock_edge(edge) for edge in graph.edges],
         flows=[_lock_flow(flow, *flow_entry[flow.name]) for flow in graph.flows],
-        deployments=[_lock_deployment(deployment) for deployment in deployments],
+        deployments=[_lock_deployment(deployment) for deployment in deployments] or None,
     )
 
 
