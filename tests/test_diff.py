@@ -115,7 +115,7 @@ def test_lock_paths_and_git_refs_agree(repo: Path, tmp_path: Path) -> None:
 def test_no_change(repo: Path) -> None:
     result = orchc("diff", "git:HEAD", cwd=repo)
     assert result.returncode == 0
-    assert "No changes to operations, edges or flows." in result.stdout
+    assert "No changes to operations, edges, flows or deployments." in result.stdout
     assert "```mermaid" not in result.stdout
 
 

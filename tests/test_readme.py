@@ -8,6 +8,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import urllib.request
@@ -20,6 +21,8 @@ from tests.prefect_server import prefect_server
 
 REPO = Path(__file__).resolve().parents[1]
 README = (REPO / "README.md").read_text(encoding="utf-8")
+#: the production recipe: a server, a worker and the commands in order, run by its own test
+PRODUCTION = README[README.index("## Running in production"):README.index("## Configuration")]
 BIN = Path(sys.executable).parent
 # The test command would run this suite inside itself; .ci/run runs exactly it.
 RUN_BY_CI = {"bash scripts/test.sh"}
@@ -46,7 +49,8 @@ def test_readme_has_the_two_commands_first() -> None:
     assert "scripts/test.sh" in ci
 
 
-@pytest.mark.parametrize("command", [c for c in readme_commands() if c not in RUN_BY_CI | RUN_BY_DEMO_TEST])
+@pytest.mark.parametrize("command", [c for c in readme_commands(README.replace(PRODUCTION, ""))
+                                     if c not in RUN_BY_CI | RUN_BY_DEMO_TEST])
 def test_readme_command_runs(command: str) -> None:
     result = subprocess.run(command, shell=True, cwd=REPO, env=_env(), capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, f"{command}\n{result.stdout}\n{result.stderr}"
@@ -92,6 +96,37 @@ def test_runs_appear_in_a_configured_prefect_server(tmp_path: Path) -> None:
         with urllib.request.urlopen(request, timeout=10) as response:
             runs = json.load(response)
         assert [run["state_type"] for run in runs] == ["COMPLETED"]
+
+
+def test_the_production_recipe_runs(tmp_path: Path) -> None:
+    """The README's "Running in production", command by command, on a copy of this
+    repository: a real server (the first command), a real worker, deploy, submit, status."""
+    commands = readme_commands(PRODUCTION)
+    assert commands[:2] == ["prefect server start", "export PREFECT_API_URL=http://127.0.0.1:4200/api"]
+    clone = _tracked_copy(tmp_path / "orchc")  # the runs write their databases into the project
+    env = {**_env(), "PREFECT_WORKER_QUERY_SECONDS": "1"}
+    with prefect_server(tmp_path / "home", env) as env:
+        worker, run_id = None, None
+        try:
+            for command in commands[2:]:
+                if command.startswith("prefect worker start"):
+                    worker = subprocess.Popen(command, shell=True, cwd=clone, env=env, stdout=subprocess.DEVNULL,
+                                              stderr=subprocess.DEVNULL, start_new_session=True)
+                    continue
+                command = command.replace("RUN_ID", run_id or "RUN_ID")
+                result = subprocess.run(command, shell=True, cwd=clone, env=env, capture_output=True, text=True, timeout=300)
+                assert result.returncode == 0, f"{command}\n{result.stdout}\n{result.stderr}"
+                if " submit " in command:
+                    run_id = result.stdout.strip()
+                elif " deploy" in command:
+                    assert "2 deployment(s): 2 created" in result.stdout, result.stdout
+                elif " status " in command:
+                    assert ": Completed" in result.stdout and "kg.stats" in result.stdout, result.stdout
+            assert worker is not None and run_id is not None
+        finally:
+            if worker is not None:
+                os.killpg(worker.pid, signal.SIGTERM)
+                worker.wait(timeout=30)
 
 
 def test_the_readme_snapshot_test_works_on_a_users_project(tmp_path: Path) -> None:
