@@ -22,7 +22,7 @@ from runtime.errors import EnvironmentFailure, OrchcRuntimeError, describe_excep
 from runtime.registry import Registry, set_current_registry
 from runtime.trust import check_module_file, generated_paths
 
-#: how Prefect's errors start (3.8.8: `client/orchestration/__init__.py` and `server/api/server.py`
+#: how Prefect's errors start (3.9.1: `client/orchestration/__init__.py` and `server/api/server.py`
 #: raise RuntimeError, ValueError for a missing API URL with the temporary server disabled)
 _UNREACHABLE = "Failed to reach API at "
 _SERVER_TIMEOUT = "Timed out while attempting to connect to ephemeral Prefect API server"

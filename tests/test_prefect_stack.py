@@ -1,8 +1,8 @@
 """The Prefect stack orchc's dependency bounds resolve to works as a server: its scheduler
 creates the runs of a scheduled deployment, and Prefect's own CLI listings answer. Some
-resolutions break both (SQLAlchemy 2.1 breaks the scheduler's bulk insert; FastAPI 0.150+
-with pydantic 2.14 turns every listing into a 422), so resolver drift must fail here, not
-at a user's. A real `prefect server start` on a free loopback port, stopped by its pid."""
+resolutions break them (under prefect 3.8.8, SQLAlchemy 2.1 broke the scheduler's bulk
+insert; FastAPI 0.151+ with pydantic 2.14 turns every listing into a 422), so resolver
+drift must fail here, not at a user's. A real `prefect server start` on a free loopback port, stopped by its pid."""
 
 from __future__ import annotations
 
