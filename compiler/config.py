@@ -3,7 +3,6 @@ for unknown keys and wrong types."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
@@ -32,8 +31,8 @@ class DeploymentDecl:
     validates it against the flows."""
 
     name: str
-    #: the table as TOML gave it (not hashed: it holds dicts and lists)
-    table: Mapping[str, Any] = field(hash=False)
+    #: what TOML gave for it, a table when well formed (not hashed: it holds dicts and lists)
+    table: Any = field(hash=False)
     pyproject: str = "pyproject.toml"
     #: (key path inside the table, 1-based line), the table's own line under `()`
     lines: tuple[tuple[tuple[str, ...], int], ...] = field(default=(), compare=False, repr=False)

@@ -10,4 +10,5 @@ export PREFECT_SERVER_ANALYTICS_ENABLED=false PREFECT_LOGGING_LEVEL=WARNING
 # In parallel: one worker per core plus one, since several tests mostly wait on subprocesses
 # (pip installs, Prefect servers); each worker starts at most one Prefect server.
 workers=${ORCHC_TEST_WORKERS:-$(( $(nproc 2>/dev/null || echo 2) + 1 ))}
-exec .venv/bin/python -m pytest -n "$workers" "$@"
+# loadgroup: the tests of one real Prefect server and worker (xdist_group) share one test worker
+exec .venv/bin/python -m pytest -n "$workers" --dist loadgroup "$@"

@@ -20,6 +20,9 @@ import pytest
 
 from tests.prefect_server import BIN, prefect_server
 
+# one server and worker for the module: its tests run in order on one test worker
+pytestmark = pytest.mark.xdist_group("prefect-deployments")
+
 OPS = '''\
 from runtime import operation
 
@@ -141,6 +144,23 @@ def test_a_submitted_run_is_run_by_the_worker_and_reported(server, project, work
         assert op["state"] == "Completed" and op["attempts"] == 1 and op["duration_s"] >= 0
     text = _runtime(["status", run["id"]], server, elsewhere)
     assert text.returncode == 0 and ": Completed" in text.stdout and "etl.total" in text.stdout
+
+
+def test_a_deployed_run_refuses_to_start_when_the_source_changed(server, project, worker) -> None:
+    ops = project / "src" / "etl" / "ops.py"
+    original = ops.read_text()
+    ops.write_text(original.replace("return sum(load)", "return sum(load) + 1"))
+    try:
+        submitted = _runtime(["submit", "manual", "--json"], server, project)
+        assert submitted.returncode == 0, submitted.stderr
+        run_id = json.loads(submitted.stdout)["id"]
+        waited = _runtime(["status", run_id, "--wait", "--timeout", "150", "--json"], server, project)
+    finally:
+        ops.write_text(original)
+    assert waited.returncode == 1, waited.stdout + waited.stderr
+    status = json.loads(waited.stdout)
+    assert status["state"] == "Failed" and "no longer matches the source" in status["message"], status
+    assert [op["state"] for op in status["operations"]] == ["NotStarted", "NotStarted"]
 
 
 def test_prefect_s_own_listing_shows_the_deployment(server, deployed) -> None:

@@ -16,6 +16,8 @@ import pytest
 
 from tests.prefect_server import BIN, prefect_server
 
+pytestmark = pytest.mark.xdist_group("prefect-stack")  # one server for the module
+
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory):

@@ -63,7 +63,7 @@ def _check(decl: DeploymentDecl, flows: dict[str, Flow]) -> tuple[Deployment | N
 
 def _name_problems(decl: DeploymentDecl) -> list[Diagnostic]:
     name = decl.name
-    if name.strip() and name == name.strip() and "/" not in name and all(ord(c) >= 32 and c != "\x7f" for c in name):
+    if _text(name) and name == name.strip() and "/" not in name:
         return []
     return [Diagnostic("OC502", f"deployment name {name!r} is not usable: Prefect names a deployment "
                        "`FLOW/NAME`, so it must be non-empty, without `/`, control characters or outer spaces",

@@ -26,21 +26,14 @@ _FROM_STRING = frozenset({"pathlib.Path", "pathlib.PurePath", "pathlib.PosixPath
                           "os.PathLike", "bytes", "uuid.UUID", "decimal.Decimal"})
 
 
+#: TOML's name of each kind of value it gives (bool before int: a bool is an int to Python)
+_TOML_KINDS = ((bool, "a boolean"), (int, "an integer"), (float, "a float"), (str, "a string"),
+               (list, "an array"), (dict, "a table"))
+
+
 def toml_kind(value: Any) -> str:
     """How TOML calls the kind of `value`."""
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int):
-        return "an integer"
-    if isinstance(value, float):
-        return "a float"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, dict):
-        return "a table"
-    return "a date or time"
+    return next((name for kind, name in _TOML_KINDS if isinstance(value, kind)), "a date or time")
 
 
 def fits(value: Any, resolved: str) -> bool | None:
