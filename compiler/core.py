@@ -147,7 +147,8 @@ def lock_and_modules(graph: Graph, config: Config, memo: Memo | None = None,
     from compiler.codegen.modules import generate
     from compiler.lock.lockfile import LockGenerated, LockProject, build_lock
 
-    project = LockProject(out=config.out, package=generated_package(config), source_roots=list(source_roots(config)))
+    project = LockProject(out=config.out, package=generated_package(config), source_roots=list(source_roots(config)),
+                          task_runner=None if config.task_runner == "thread" else config.task_runner)
     entries = naming.flow_entries([flow.name for flow in graph.flows])
     lock = build_lock(graph, project, entries, deployments)
     modules = generate(lock, memo)

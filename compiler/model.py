@@ -223,3 +223,5 @@ class Deployment:
     description: str | None
     concurrency_limit: int | None
     paused: bool
+    #: the task runner its runs use; None: the project's
+    task_runner: str | None = None

@@ -3,7 +3,6 @@
 
 import prefect
 from prefect.cache_policies import NO_CACHE
-from prefect.task_runners import ThreadPoolTaskRunner
 
 import runtime
 
@@ -112,7 +111,7 @@ def kg__schema_task(backend, docs): ...
 def kg__stats_task(ingest, page, backend, docs): ...
 
 
-@prefect.flow(name="kg", task_runner=ThreadPoolTaskRunner(max_workers=10))
+@prefect.flow(name="kg", task_runner=runtime.task_runner("thread", max_workers=10))
 @runtime.flow_body("kg", sinks=["kg.stats"], artifact_key="orchc-kg")
 async def kg(
     *, dataset: str = "demo", db_path: str = "kg.sqlite", html_path: str = "kg.html"
@@ -157,7 +156,9 @@ async def kg(
     }
 
 
-@prefect.flow(name="kg.ingest", task_runner=ThreadPoolTaskRunner(max_workers=8))
+@prefect.flow(
+    name="kg.ingest", task_runner=runtime.task_runner("thread", max_workers=8)
+)
 @runtime.flow_body(
     "kg.ingest", sinks=["kg.ingest.summary"], artifact_key="orchc-kg-ingest"
 )

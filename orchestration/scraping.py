@@ -3,7 +3,6 @@
 
 import prefect
 from prefect.cache_policies import NO_CACHE
-from prefect.task_runners import ThreadPoolTaskRunner
 
 import runtime
 
@@ -68,7 +67,7 @@ def scraping__report_task(ranking, unique, report_path): ...
 async def scraping__stepstone__fetch_task(keywords): ...
 
 
-@prefect.flow(name="scraping", task_runner=ThreadPoolTaskRunner(max_workers=6))
+@prefect.flow(name="scraping", task_runner=runtime.task_runner("thread", max_workers=6))
 @runtime.flow_body("scraping", sinks=["scraping.report"], artifact_key="orchc-scraping")
 async def scraping(*, keywords: str, report_path: str = "jobs_report.md", top: int = 5):
     linkedin__fetch = scraping__linkedin__fetch_task.submit(keywords=keywords)
@@ -91,7 +90,9 @@ async def scraping(*, keywords: str, report_path: str = "jobs_report.md", top: i
     }
 
 
-@prefect.flow(name="scraping.linkedin", task_runner=ThreadPoolTaskRunner(max_workers=1))
+@prefect.flow(
+    name="scraping.linkedin", task_runner=runtime.task_runner("thread", max_workers=1)
+)
 @runtime.flow_body(
     "scraping.linkedin",
     sinks=["scraping.linkedin.fetch"],
@@ -103,7 +104,7 @@ async def scraping__linkedin(*, keywords: str):
 
 
 @prefect.flow(
-    name="scraping.stepstone", task_runner=ThreadPoolTaskRunner(max_workers=1)
+    name="scraping.stepstone", task_runner=runtime.task_runner("thread", max_workers=1)
 )
 @runtime.flow_body(
     "scraping.stepstone",

@@ -3,7 +3,6 @@
 
 import prefect
 from prefect.cache_policies import NO_CACHE
-from prefect.task_runners import ThreadPoolTaskRunner
 
 import runtime
 
@@ -65,7 +64,7 @@ def tickets__route_task(classified): ...
 def tickets__store_task(batch, db_path): ...
 
 
-@prefect.flow(name="tickets", task_runner=ThreadPoolTaskRunner(max_workers=5))
+@prefect.flow(name="tickets", task_runner=runtime.task_runner("thread", max_workers=5))
 @runtime.flow_body("tickets", sinks=["tickets.store"], artifact_key="orchc-tickets")
 async def tickets(*, db_path: str = "tickets.sqlite", mailbox: str = "support"):
     fetch = tickets__fetch_task.submit(mailbox=mailbox)

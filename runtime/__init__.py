@@ -10,7 +10,7 @@ code uses only when it is first used: the compiler reads the contract without it
 from runtime.operation import OperationInfo, operation, operation_info
 
 #: the names generated modules use, as `runtime.NAME`
-GENERATED_CODE_NAMES = ("UNSET", "cache_policy", "flow_body", "task_body")
+GENERATED_CODE_NAMES = ("UNSET", "cache_policy", "flow_body", "task_body", "task_runner")
 
 __all__ = [
     "GENERATED_CODE_NAMES",
@@ -21,11 +21,17 @@ __all__ = [
     "operation",
     "operation_info",
     "task_body",
+    "task_runner",
 ]
 
 
 def __getattr__(name: str):
-    """The names of `runtime.prefect_support` generated code uses, loaded on first use."""
+    """The names generated code uses (`runtime.prefect_support`, `runtime.task_runners`),
+    loaded on first use."""
+    if name == "task_runner":
+        from runtime import task_runners
+
+        return task_runners.task_runner
     if name in GENERATED_CODE_NAMES:
         from runtime import prefect_support
 

@@ -31,6 +31,7 @@ from compiler.lock.lockfile import LockFlow, LockFlowParam
 from runtime.errors import OrchcRuntimeError, RuntimeUsageError, StaleLockError
 from runtime.params import parse_params
 from runtime.registry import Registry, set_current_registry
+from runtime.task_runners import DASK_ADDRESS_ENV, RAY_ADDRESS_ENV, RUNNER_ENV, RUNNERS
 from runtime.trust import check_generated
 
 ENGINES = ("prefect", "local")
@@ -55,6 +56,12 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"default: ${ENGINE_ENV}, else [tool.orchc] engine, else prefect")
     parser.add_argument("--project", type=Path, metavar="DIR",
                         help="the project folder (default: found from the current folder upward)")
+    parser.add_argument("--task-runner", choices=RUNNERS,
+                        help="the Prefect task runner for this run (default: the lock's, `[tool.orchc] task_runner`)")
+    parser.add_argument("--dask-address", metavar="tcp://HOST:PORT",
+                        help=f"the Dask scheduler to run on (default: ${DASK_ADDRESS_ENV}, else a local cluster)")
+    parser.add_argument("--ray-address", metavar="ADDRESS",
+                        help=f"the Ray cluster to run on (default: ${RAY_ADDRESS_ENV}, else a local one)")
     parser.add_argument("-q", "--quiet", action="store_true", help="log only warnings and errors")
     return parser
 
@@ -149,10 +156,22 @@ def _dispatch(args: argparse.Namespace) -> int:
         # Prefect: a tampered generated module never runs, and refusing needs no server
         check_generated(registry.root, registry.lock, flow, registry.lock_path)
     params = parse_params(registry, flow, args.param, args.params_file)
+    _choose_task_runner(args, engine)
     report = _new_report(engine, flow.name)
     result = run(engine, registry, flow.name, params, report)
     sys.stdout.write(to_json(result, indent=2, serialize_unknown=True).decode() + "\n")
     return _exit(0, report)
+
+
+def _choose_task_runner(args: argparse.Namespace, engine: str) -> None:
+    """Hand --task-runner and the cluster addresses to the generated flow (`runtime.task_runners`)."""
+    for value, variable in ((args.task_runner, RUNNER_ENV), (args.dask_address, DASK_ADDRESS_ENV),
+                            (args.ray_address, RAY_ADDRESS_ENV)):
+        if value:
+            if engine != "prefect":
+                raise RuntimeUsageError("--task-runner, --dask-address and --ray-address need the prefect engine",
+                                        "drop them, or run with `--engine prefect`")
+            os.environ[variable] = value
 
 
 def choose_engine(option: str | None, registry: Registry) -> str:

@@ -22,6 +22,7 @@ from compiler.diagnostics import did_you_mean
 from compiler.lock.lockfile import LockDeployment, LockSchedule
 from runtime.errors import EnvironmentFailure, OrchcRuntimeError, RuntimeUsageError
 from runtime.registry import PROJECT_ENV, Registry, set_current_registry
+from runtime.task_runners import RUNNER_ENV
 from runtime.trust import check_generated
 
 #: how many lines of `orchc check`'s findings a refusal shows
@@ -180,6 +181,8 @@ def _desired(registry: Registry, deployment: LockDeployment, flow: Any, folder: 
         "concurrency_limit": deployment.concurrency_limit,
         "paused": deployment.paused,
         "schedule": schedule.model_dump(exclude_none=True) if schedule else None,
+        # the process worker passes these to the run's process (`runtime.task_runners`)
+        "job_variables": {"env": {RUNNER_ENV: deployment.task_runner}} if deployment.task_runner else {},
     }
     digest = hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()[:16]
     values["version"] = f"orchc-{digest}"
@@ -200,6 +203,7 @@ def _unchanged(existing: Any, desired: dict[str, Any]) -> bool:
             and existing.description == desired["description"]
             and existing.entrypoint == desired["entrypoint"]
             and existing.pull_steps == desired["pull_steps"]
+            and existing.job_variables == desired["job_variables"]
             and len(existing.schedules) == len(desired["schedules"])
             and all(schedule.active for schedule in existing.schedules))
 
@@ -246,6 +250,7 @@ def serve(registry: Registry, names: Sequence[str]) -> list[str]:
     deployments = selected(registry, names)
     refuse_unbuilt(registry)
     set_current_registry(registry)
+    _serve_runner(deployments)
     # the runs' processes import the generated package from the project folder (a module
     # path entrypoint) and find the project's lock there, whatever folder serve started in
     os.chdir(registry.root)
@@ -255,6 +260,18 @@ def serve(registry: Registry, names: Sequence[str]) -> list[str]:
 
     prefect_serve(*runners, print_starting_message=True)
     return [f"stopped serving {len(runners)} deployment(s)"]
+
+
+def _serve_runner(deployments: list[LockDeployment]) -> None:
+    """The task runner the served runs use (their processes read $ORCHC_TASK_RUNNER): one
+    per serving process, so deployments that declare different ones are served apart."""
+    runners = {deployment.task_runner for deployment in deployments}
+    if len(runners) > 1:
+        raise RuntimeUsageError("these deployments declare different task runners; one `serve` runs one",
+                                "serve them in separate processes: `python -m runtime serve NAME...` per task runner")
+    (runner,) = runners
+    if runner:
+        os.environ[RUNNER_ENV] = runner
 
 
 def _runner_deployment(registry: Registry, deployment: LockDeployment) -> Any:

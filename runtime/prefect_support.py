@@ -113,6 +113,16 @@ def task_body(op_name: str, *, executor: str = "thread") -> Callable[[Callable],
     return decorate
 
 
+#: set ("1") in a distributed runner's worker processes: `executor="process"` runs in the
+#: worker itself (a process pool inside a worker process would only add a copy)
+IN_PLACE_ENV = "ORCHC_OPERATIONS_IN_PLACE"
+
+
+def run_operations_in_place() -> None:
+    """This process is a worker of a distributed task runner: it runs every operation itself."""
+    os.environ[IN_PLACE_ENV] = "1"
+
+
 def _function(op_name: str) -> Callable:
     from runtime.registry import current_registry
 
@@ -148,6 +158,8 @@ def _process_pool(state: tuple) -> concurrent.futures.ProcessPoolExecutor:
 def _call_in_process(op_name: str, kwargs: dict[str, Any]) -> Any:
     from runtime.registry import current_registry
 
+    if os.environ.get(IN_PLACE_ENV) == "1":
+        return _call_here(op_name, kwargs)
     registry = current_registry()
     state = (registry.root, registry.lock, registry.config, registry.lock_path)
     return _process_pool(state).submit(_call_here, op_name, kwargs).result()
@@ -216,10 +228,11 @@ def _verify_deployed(flow_name: str) -> None:
 
 
 async def _finish(flow_name: str, futures: Mapping[str, Any], sinks: tuple[str, ...], artifact_key: str) -> Any:
-    await asyncio.gather(*(asyncio.wrap_future(f.wrapped_future) for f in futures.values()))
+    await _wait_all(list(futures.values()))
     for future in futures.values():
         future.wait()  # done already: this only records the final state on the future
     rows = [_summary_row(name, future) for name, future in futures.items()]
+    await _fill_from_api(rows, futures)
     await _publish(flow_name, rows, artifact_key)
     failures = {
         name: describe_exception(future.result(raise_on_failure=False))
@@ -230,6 +243,42 @@ async def _finish(flow_name: str, futures: Mapping[str, Any], sinks: tuple[str, 
         raise FlowFailed(flow_name, failures, skipped)
     results = {name: futures[name].result() for name in sinks}
     return results[sinks[0]] if len(sinks) == 1 else results
+
+
+def _local(future: Any) -> bool:
+    """Whether `future` is the thread runner's (its task ran in this process)."""
+    return isinstance(future.wrapped_future, concurrent.futures.Future)
+
+
+async def _wait_all(futures: list[Any]) -> None:
+    """Until every future is done: thread-pool futures on the event loop, any other
+    runner's (Dask, Ray) in one thread that waits for them all."""
+    if all(_local(f) for f in futures):
+        await asyncio.gather(*(asyncio.wrap_future(f.wrapped_future) for f in futures))
+        return
+    from prefect.futures import wait
+
+    await asyncio.to_thread(wait, futures)
+
+
+async def _fill_from_api(rows: list[dict[str, Any]], futures: Mapping[str, Any]) -> None:
+    """Attempts and durations of the operations that ran in other processes (a Dask or
+    Ray worker records them there), read from their task runs."""
+    missing = {futures[row["operation"]].task_run_id: row for row in rows
+               if row["attempts"] == 0 and row["state"] != "Skipped" and not _local(futures[row["operation"]])}
+    if not missing:
+        return
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import TaskRunFilter, TaskRunFilterId
+
+    async with get_client() as client:
+        task_runs = await client.read_task_runs(task_run_filter=TaskRunFilter(id=TaskRunFilterId(any_=list(missing))))
+    for task_run in task_runs:
+        row = missing[task_run.id]
+        row["attempts"] = task_run.run_count
+        row["retries"] = max(task_run.run_count - 1, 0)
+        total = task_run.total_run_time.total_seconds() if task_run.total_run_time else None
+        row["duration_s"] = round(total, 3) if total is not None else None
 
 
 def _summary_row(name: str, future: Any) -> dict[str, Any]:

@@ -147,10 +147,15 @@ class Registry:
 
     # -- functions ------------------------------------------------------------------
 
-    def _extend_sys_path(self) -> None:
+    def project_paths(self) -> list[str]:
+        """The folders `sys.path` needs for the project: its source roots, the generated
+        package's parent, the project folder."""
         project = self.lock.project
         folders = [*project.source_roots, _package_base(project.out, project.package), "."]
-        paths = list(dict.fromkeys(str((self.root / folder).resolve()) for folder in folders))
+        return list(dict.fromkeys(str((self.root / folder).resolve()) for folder in folders))
+
+    def _extend_sys_path(self) -> None:
+        paths = self.project_paths()
         for path in reversed(paths):
             if path not in sys.path:
                 sys.path.insert(0, path)

@@ -51,6 +51,11 @@ description = "queued by hand"
 flow = "etl"
 parameters = { source = "q", limit = 2 }
 schedule = { interval = 3 }
+
+[tool.orchc.deployments.on-ray]
+flow = "etl"
+parameters = { source = "r" }
+task_runner = "ray"
 '''
 
 
@@ -126,6 +131,14 @@ def test_deploy_creates_the_pool_and_the_deployment_then_changes_nothing(server,
     assert "created" not in again.stdout and "updated" not in again.stdout
     second = asyncio.run(_deployment(server, "etl/manual"))
     assert (second.id, second.updated) == (first.id, first.updated)
+    assert first.job_variables == {}
+
+
+def test_a_deployment_s_task_runner_reaches_its_runs_environment(server, project, deployed) -> None:
+    done = _runtime(["deploy", "on-ray"], server, project)
+    assert done.returncode == 0, done.stderr
+    deployment = asyncio.run(_deployment(server, "etl/on-ray"))
+    assert deployment.job_variables == {"env": {"ORCHC_TASK_RUNNER": "ray"}}
 
 
 def test_a_submitted_run_is_run_by_the_worker_and_reported(server, project, worker) -> None:

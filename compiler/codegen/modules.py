@@ -40,7 +40,7 @@ HEADER = (
     "# Regenerate with `orchc build`; CI checks it with `orchc check`.\n"
 )
 #: module-level names every generated module imports (aliased when a flow takes the name)
-_IMPORTS = ("prefect", "runtime", "NO_CACHE", "ThreadPoolTaskRunner")
+_IMPORTS = ("prefect", "runtime", "NO_CACHE")
 #: names `Task.submit` takes for itself: parameters called so are passed positionally
 _SUBMIT_KEYWORDS = frozenset({"wait_for", "return_state"})
 #: names an annotation may use to be written into generated code
@@ -199,6 +199,8 @@ class _Plan:
 
     def __init__(self, lock: LockFile) -> None:
         self.ops = {op.name: op for op in lock.operations}
+        #: the task runner every flow is generated with
+        self.task_runner = lock.project.task_runner or "thread"
         self.op_module = {name: naming.module_name(naming.top_level(name)) for name in self.ops}
         self.modules = {*self.op_module.values(), *(flow.module for flow in lock.flows)}
         for module in self.modules:
@@ -262,7 +264,6 @@ class _ModuleWriter:
         piece.line("")
         piece.line(self._import("prefect", "import prefect"))
         piece.line(self._import("NO_CACHE", "from prefect.cache_policies import NO_CACHE"))
-        piece.line(self._import("ThreadPoolTaskRunner", "from prefect.task_runners import ThreadPoolTaskRunner"))
         piece.line("")
         piece.line(self._import("runtime", "import runtime"))
         imported: dict[str, set[str]] = defaultdict(set)
@@ -334,7 +335,8 @@ class _ModuleWriter:
         taken = set(params)
         local = {op: _unique(_local_name(op, flow.name), taken, self.plan.task_names) for op in members}
         position = {op: index for index, op in enumerate(members)}
-        runner = f"{self.alias['ThreadPoolTaskRunner']}(max_workers={len(members)})"
+        kind = string_literal(self.plan.task_runner, piece)
+        runner = f"{self._runtime('task_runner')}({kind}, max_workers={len(members)})"
         name = string_literal(flow.name, piece)
         sinks = Display("sinks=[", [string_literal(sink, piece) for sink in flow.sinks], "]")
         piece.call("", f"@{self.alias['prefect']}.flow(", [f"name={name}", f"task_runner={runner}"], ")")

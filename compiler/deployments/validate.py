@@ -10,7 +10,7 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from compiler.config import DeploymentDecl
+from compiler.config import TASK_RUNNERS, DeploymentDecl
 from compiler.deployments.schedules import read_schedule
 from compiler.deployments.values import fits, toml_kind
 from compiler.diagnostics import Diagnostic, did_you_mean
@@ -21,7 +21,7 @@ DEFAULT_WORK_POOL = "orchc"
 #: the queue of a work pool Prefect creates with it
 DEFAULT_WORK_QUEUE = "default"
 KEYS = ("flow", "parameters", "schedule", "work_pool", "work_queue", "tags", "description",
-        "concurrency_limit", "paused")
+        "concurrency_limit", "paused", "task_runner")
 _EXAMPLE = '`[tool.orchc.deployments.nightly]` with `flow = "etl"`'
 
 
@@ -83,6 +83,7 @@ _SETTINGS: dict[str, tuple[Any, str, Any]] = {
     "concurrency_limit": (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1,
                           "a whole number of runs at once, 1 or more", None),
     "paused": (lambda v: isinstance(v, bool), "`true` or `false`", False),
+    "task_runner": (lambda v: v in TASK_RUNNERS, "one of " + ", ".join(f"`{r}`" for r in TASK_RUNNERS), None),
 }
 
 

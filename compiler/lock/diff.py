@@ -17,7 +17,7 @@ POLICY_FIELDS = ("retries", "retry_delay_seconds", "timeout_seconds", "tags", "c
 SIGNATURE_FIELDS = ("is_async", "returns", "returns_type", "params")
 LOCATION_FIELDS = ("module", "function", "file", "line", "column")
 DEPLOYMENT_FIELDS = ("flow", "parameters", "schedule", "work_pool", "work_queue", "tags", "description",
-                     "concurrency_limit", "paused")
+                     "concurrency_limit", "paused", "task_runner")
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -181,7 +181,10 @@ def _edge_changes(old: LockFile, new: LockFile) -> list[Change]:
 def lock_changes(old: LockFile, new: LockFile) -> list[Change]:
     """Every semantic difference from `old` to `new`, in a stable order."""
     changes: list[Change] = []
-    if old.project != new.project:
+    if old.project.task_runner != new.project.task_runner:
+        changes.append(Change("project", "", f"task runner `{old.project.task_runner or 'thread'}` -> "
+                                             f"`{new.project.task_runner or 'thread'}`"))
+    if old.project.model_copy(update={"task_runner": None}) != new.project.model_copy(update={"task_runner": None}):
         changes.append(Change("project", "", f"project settings {old.project.model_dump()} -> {new.project.model_dump()}"))
     before = {op.name: op for op in old.operations}
     after = {op.name: op for op in new.operations}

@@ -117,6 +117,8 @@ class LockDeployment(_Model):
     description: str | None = None
     concurrency_limit: int | None = None
     paused: bool = False
+    #: the task runner its runs use, when not the project's
+    task_runner: Literal["thread", "dask", "ray"] | None = None
 
 
 class LockGenerated(_Model):
@@ -132,6 +134,8 @@ class LockProject(_Model):
     package: str
     #: project-relative source roots, in configuration order (for sys.path)
     source_roots: list[str]
+    #: the task runner of the generated flows; None (left out of the text) for threads
+    task_runner: Literal["dask", "ray"] | None = None
 
 
 class LockFile(_Model):
@@ -251,7 +255,7 @@ def _lock_deployment(deployment: Deployment) -> LockDeployment:
                               timezone=schedule.timezone) if schedule else None,
         work_pool=deployment.work_pool, work_queue=deployment.work_queue, tags=list(deployment.tags),
         description=deployment.description, concurrency_limit=deployment.concurrency_limit,
-        paused=deployment.paused,
+        paused=deployment.paused, task_runner=deployment.task_runner,
     )
 
 

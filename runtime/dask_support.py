@@ -1,0 +1,97 @@
+"""Dask for generated flows (the `dask` extra): Prefect's DaskTaskRunner whose workers load
+the project before any task and report to the run's own Prefect API.
+
+- Each worker gets `ProjectPlugin`: it loads the project's registry (which puts the
+  project's folders on `sys.path`, so the generated module a task is pickled from imports)
+  from the runner's project folder, or, when that folder is not on the worker's machine,
+  from the worker's current folder. Workers started in the project folder, or on a
+  machine where the project lies at the same path, need nothing else.
+- Prefect hands each task its caller's settings; under Prefect's temporary server those
+  name no API, and every worker would start a server of its own (half a minute each).
+  The runner gives the tasks the API its flow run uses instead.
+- Without an address, a local cluster of worker processes (Dask's defaults: one per
+  core) listens on loopback for the run and stops with it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from distributed.diagnostics.plugin import WorkerPlugin
+from prefect_dask import DaskTaskRunner
+
+
+class ProjectPlugin(WorkerPlugin):
+    """Load the orchc project on a Dask worker before it runs a task."""
+
+    name = "orchc-project"
+
+    def __init__(self, root: str) -> None:
+        self.root = root
+
+    def setup(self, worker: Any) -> None:
+        load_project(self.root)
+
+
+def load_project(root: str) -> None:
+    """Make this process run operations of the project at `root` (or, when no project is
+    there, of the one enclosing the current folder), in place."""
+    from runtime import prefect_support
+    from runtime.registry import PROJECT_ENV, Registry, set_current_registry
+
+    folder = Path(root)
+    registry = Registry.load(folder if folder.is_dir() else None)
+    set_current_registry(registry)
+    os.environ[PROJECT_ENV] = str(registry.root)
+    prefect_support.run_operations_in_place()
+
+
+class OrchcDaskTaskRunner(DaskTaskRunner):
+    """DaskTaskRunner whose workers load the project and use the flow run's Prefect API."""
+
+    def __enter__(self) -> OrchcDaskTaskRunner:
+        super().__enter__()
+        from runtime.registry import current_registry
+
+        self.client.register_plugin(ProjectPlugin(str(current_registry().root)))
+        return self
+
+    def submit(self, task: Any, parameters: dict[str, Any], wait_for: Any = None, dependencies: Any = None) -> Any:
+        # the flow run (and its client) exists by now, not yet when the runner is entered
+        with api_for_tasks(flow_run_api_url()):
+            return super().submit(task, parameters, wait_for=wait_for, dependencies=dependencies)
+
+
+def flow_run_api_url() -> str | None:
+    """The API the current flow run talks to, when no PREFECT_API_URL names one (Prefect's
+    temporary server); None when the setting names it (tasks inherit it) or there is no run."""
+    from prefect.context import FlowRunContext
+    from prefect.settings import PREFECT_API_URL
+
+    if PREFECT_API_URL.value():
+        return None
+    context = FlowRunContext.get()
+    return str(context.client.api_url) if context is not None and context.client is not None else None
+
+
+@contextlib.contextmanager
+def api_for_tasks(url: str | None) -> Iterator[None]:
+    """Settings naming `url` as the API, for the context Prefect serialises with a task."""
+    if url is None:
+        yield
+        return
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings(updates={PREFECT_API_URL: url}):
+        yield
+
+
+def dask_task_runner(address: str | None) -> OrchcDaskTaskRunner:
+    """The runner for a Dask scheduler at `address`, or for a local cluster of processes."""
+    if address:
+        return OrchcDaskTaskRunner(address=address)
+    return OrchcDaskTaskRunner(cluster_kwargs={"processes": True, "host": "127.0.0.1", "dashboard_address": ":0"})
