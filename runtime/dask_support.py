@@ -55,15 +55,28 @@ class OrchcDaskTaskRunner(DaskTaskRunner):
 
     def __enter__(self) -> OrchcDaskTaskRunner:
         super().__enter__()
-        from runtime.registry import current_registry
+        # Prefect enters the flow's runner again around each task a worker runs; only the
+        # flow's own process sets the cluster up (a worker would connect a client per task)
+        if not _in_dask_worker():
+            from runtime.registry import current_registry
 
-        self.client.register_plugin(ProjectPlugin(str(current_registry().root)))
+            self.client.register_plugin(ProjectPlugin(str(current_registry().root)))
         return self
 
     def submit(self, task: Any, parameters: dict[str, Any], wait_for: Any = None, dependencies: Any = None) -> Any:
         # the flow run (and its client) exists by now, not yet when the runner is entered
         with api_for_tasks(flow_run_api_url()):
             return super().submit(task, parameters, wait_for=wait_for, dependencies=dependencies)
+
+
+def _in_dask_worker() -> bool:
+    from distributed import get_worker
+
+    try:
+        get_worker()
+    except ValueError:
+        return False
+    return True
 
 
 def flow_run_api_url() -> str | None:
@@ -84,10 +97,26 @@ def api_for_tasks(url: str | None) -> Iterator[None]:
     if url is None:
         yield
         return
-    from prefect.settings import PREFECT_API_URL, temporary_settings
+    from prefect.context import SettingsContext, get_settings_context
 
-    with temporary_settings(updates={PREFECT_API_URL: url}):
+    current = get_settings_context()
+    with SettingsContext(profile=current.profile, settings=_with_api(current.settings, url)):
         yield
+
+
+#: the last settings `_with_api` copied, the URL, and the copy
+_last_copy: tuple[Any, str, Any] | None = None
+
+
+def _with_api(settings: Any, url: str) -> Any:
+    """`settings` naming `url` as the API, copied once for all the tasks of a run (a copy
+    costs milliseconds)."""
+    global _last_copy
+    from prefect.settings import PREFECT_API_URL
+
+    if _last_copy is None or _last_copy[0] is not settings or _last_copy[1] != url:
+        _last_copy = (settings, url, settings.copy_with_update(updates={PREFECT_API_URL: url}))
+    return _last_copy[2]
 
 
 def dask_task_runner(address: str | None) -> OrchcDaskTaskRunner:

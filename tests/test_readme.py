@@ -11,18 +11,21 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
 from compiler.diagnostics import RULES
-from tests.prefect_server import prefect_server
+from tests.prefect_server import free_port, prefect_server
 
 REPO = Path(__file__).resolve().parents[1]
 README = (REPO / "README.md").read_text(encoding="utf-8")
 #: the production recipe: a server, a worker and the commands in order, run by its own test
-PRODUCTION = README[README.index("## Running in production"):README.index("## Configuration")]
+PRODUCTION = README[README.index("## Running in production"):README.index("## Scaling out")]
+#: the scaling-out recipe: a Dask scheduler and workers, then flows on them, run by its own test
+SCALING = README[README.index("## Scaling out"):README.index("## Configuration")]
 BIN = Path(sys.executable).parent
 # The test command would run this suite inside itself; .ci/run runs exactly it.
 RUN_BY_CI = {"bash scripts/test.sh"}
@@ -49,7 +52,7 @@ def test_readme_has_the_two_commands_first() -> None:
     assert "scripts/test.sh" in ci
 
 
-@pytest.mark.parametrize("command", [c for c in readme_commands(README.replace(PRODUCTION, ""))
+@pytest.mark.parametrize("command", [c for c in readme_commands(README.replace(PRODUCTION, "").replace(SCALING, ""))
                                      if c not in RUN_BY_CI | RUN_BY_DEMO_TEST])
 def test_readme_command_runs(command: str) -> None:
     result = subprocess.run(command, shell=True, cwd=REPO, env=_env(), capture_output=True, text=True, timeout=300)
@@ -127,6 +130,35 @@ def test_the_production_recipe_runs(tmp_path: Path) -> None:
             if worker is not None:
                 os.killpg(worker.pid, signal.SIGTERM)
                 worker.wait(timeout=30)
+
+
+def test_the_scaling_recipe_runs(tmp_path: Path) -> None:
+    """The README's "Scaling out", command by command, on a copy of this repository: a
+    `dask scheduler` (on a free port instead of 8786) and a `dask worker` started in the
+    project folder, then the flow on them, on a cluster of its own, and on Ray."""
+    commands = readme_commands(SCALING)
+    assert commands[0] == "pip install 'orchc[dask]'"  # the test environment has both extras
+    clone = _tracked_copy(tmp_path / "orchc")
+    port = str(free_port())
+    env = {**_env(), "PREFECT_HOME": str(tmp_path / "home"), "RAY_USAGE_STATS_ENABLED": "0"}
+    env = {key: value for key, value in env.items() if not key.startswith(("PREFECT_API", "ORCHC_"))}
+    background = []
+    try:
+        for command in commands[1:]:
+            command = command.replace("8786", port)
+            if command.startswith("dask "):
+                background.append(subprocess.Popen(command, shell=True, cwd=clone, env=env, stdout=subprocess.DEVNULL,
+                                                   stderr=subprocess.DEVNULL, start_new_session=True))
+                time.sleep(3)  # the scheduler listens, the worker connects
+                continue
+            result = subprocess.run(command, shell=True, cwd=clone, env=env, capture_output=True, text=True, timeout=600)
+            assert result.returncode == 0, f"{command}\n{result.stdout}\n{result.stderr[-3000:]}"
+            assert json.loads(result.stdout)["stored"] == 8, result.stdout  # the tickets flow's summary
+        assert len(background) == 2
+    finally:
+        for process in background:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=30)
 
 
 def test_the_readme_snapshot_test_works_on_a_users_project(tmp_path: Path) -> None:
