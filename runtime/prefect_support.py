@@ -261,9 +261,14 @@ async def _wait_all(futures: list[Any]) -> None:
     await asyncio.to_thread(wait, futures)
 
 
+#: how long the summary waits for the server to record the task runs of other processes
+_RECORDED_WAIT_SECONDS = 5.0
+
+
 async def _fill_from_api(rows: list[dict[str, Any]], futures: Mapping[str, Any]) -> None:
     """Attempts and durations of the operations that ran in other processes (a Dask or
-    Ray worker records them there), read from their task runs."""
+    Ray worker records them there), read from their task runs once the server has
+    recorded their final states (it does so from events, a moment after they finish)."""
     missing = {futures[row["operation"]].task_run_id: row for row in rows
                if row["attempts"] == 0 and row["state"] != "Skipped" and not _local(futures[row["operation"]])}
     if not missing:
@@ -271,13 +276,20 @@ async def _fill_from_api(rows: list[dict[str, Any]], futures: Mapping[str, Any])
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import TaskRunFilter, TaskRunFilterId
 
+    only_these = TaskRunFilter(id=TaskRunFilterId(any_=list(missing)))
+    deadline = time.monotonic() + _RECORDED_WAIT_SECONDS
     async with get_client() as client:
-        task_runs = await client.read_task_runs(task_run_filter=TaskRunFilter(id=TaskRunFilterId(any_=list(missing))))
-    for task_run in task_runs:
+        while True:
+            task_runs = await client.read_task_runs(task_run_filter=only_these)
+            recorded = [t for t in task_runs if t.state is not None and t.state.is_final()]
+            if len(recorded) == len(missing) or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.1)
+    for task_run in recorded:
         row = missing[task_run.id]
         row["attempts"] = task_run.run_count
         row["retries"] = max(task_run.run_count - 1, 0)
-        total = task_run.total_run_time.total_seconds() if task_run.total_run_time else None
+        total = task_run.total_run_time.total_seconds() if task_run.total_run_time is not None else None
         row["duration_s"] = round(total, 3) if total is not None else None
 
 

@@ -41,7 +41,7 @@ def test_tasks_reach_user_code_only_through_the_runtime():
     imports = [node for node in ast.parse(text).body if isinstance(node, (ast.Import, ast.ImportFrom))]
     modules = sorted((node.module or "") if isinstance(node, ast.ImportFrom) else node.names[0].name
                      for node in imports)
-    assert modules == ["common", "prefect", "prefect.cache_policies", "prefect.task_runners", "runtime"]
+    assert modules == ["common", "prefect", "prefect.cache_policies", "runtime"]
     assert "userops" not in text
 
 
@@ -50,7 +50,7 @@ def test_flow_shape():
     assert "from .common import common__setup_task" in text  # cross-group task, defined once
     assert text.count("def etl__extract__orders_task(") == 1
     assert "async def etl(*, day: str, db=runtime.UNSET, limit: int = 10):" in text
-    assert "ThreadPoolTaskRunner(max_workers=6)" in text
+    assert 'task_runner=runtime.task_runner("thread", max_workers=6)' in text
     assert "wait_for=[common__setup]" in text  # depends_on a group
     assert 'executor="process"' in text
     assert 'runtime.cache_policy(\n        "etl.transform"' in text
@@ -128,15 +128,14 @@ def test_hostile_text_cannot_inject_code(description, tags, default, annotation,
     text = _modules(the_lock)["gen/h.py"]
     tree = ast.parse(text)
     kinds = [type(node).__name__ for node in tree.body]
-    assert kinds == ["Import", "ImportFrom", "ImportFrom", "Import", "FunctionDef", "AsyncFunctionDef",
-                     "AsyncFunctionDef"]
-    task_a, task_b, flow = tree.body[4:]
+    assert kinds == ["Import", "ImportFrom", "Import", "FunctionDef", "AsyncFunctionDef", "AsyncFunctionDef"]
+    task_a, task_b, flow = tree.body[3:]
     for task in (task_a, task_b):
         assert [ast.dump(s) for s in task.body] == [ast.dump(ast.Expr(ast.Constant(Ellipsis)))]
         assert len(task.decorator_list) == 2
     assert [type(s).__name__ for s in flow.body] == ["Assign", "Assign", "Return"]
     assert [arg.arg for arg in flow.args.kwonlyargs] == ["x", "y"]
-    first_task = tree.body[4].decorator_list[0]
+    first_task = tree.body[3].decorator_list[0]
     keywords = {kw.arg: kw.value for kw in first_task.keywords}
     if description:
         assert ast.literal_eval(keywords["description"]) == description

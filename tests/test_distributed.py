@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.prefect_server import BIN, free_port
+from tests.prefect_server import BIN, free_port, prefect_server
 
 pytestmark = pytest.mark.xdist_group("clusters")  # the clusters are shared by the module's tests
 
@@ -54,6 +54,14 @@ def result(where: int, proc: int, flaky: int) -> dict:
 @operation(name="bad.boom")
 def boom() -> int:
     raise ValueError("boom on a worker")
+
+
+@operation(name="slow.sleep", timeout_seconds=1)
+def sleep() -> int:
+    import time
+
+    time.sleep(3)
+    return 1
 '''
 
 
@@ -174,6 +182,31 @@ def test_on_an_external_scheduler_with_workers_started_in_the_project(project: P
     _check_failure(Run(project, tmp_path / "home", "bad", "--dask-address", address))
     worker_logs = "".join((logs / f"{n}.log").read_text() for n in (1, 2))
     assert "temporary server" not in worker_logs  # they used the runner's API, not servers of their own
+
+
+def test_a_timeout_fails_an_operation_on_a_worker(project: Path, local_cluster: str, tmp_path: Path) -> None:
+    run = Run(project, tmp_path / "home", "slow", "--dask-address", local_cluster)
+    assert run.returncode == 1, run.stderr[-3000:]
+    assert "`slow.sleep` failed: TaskRunTimeoutError: Scope timed out after 1.0 second(s)." in run.stderr
+
+
+def test_the_run_summary_counts_attempts_made_on_workers(project: Path, local_cluster: str, tmp_path: Path) -> None:
+    """On a real server (the artifact outlives the run): the retry made on a worker shows."""
+    import httpx
+
+    env = {"PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_LOGGING_LEVEL": "WARNING", "PATH": os.environ["PATH"]}
+    with prefect_server(tmp_path / "server-home", env) as server:
+        marker = tmp_path / "marker"
+        run = Run(project, tmp_path / "home", "cpu", "--dask-address", local_cluster, marker=marker,
+                  env={"PREFECT_API_URL": server["PREFECT_API_URL"]})
+        _check_success(run, marker, _worker_pids(local_cluster))
+        query = {"artifacts": {"key": {"any_": ["orchc-cpu"]}}, "sort": "CREATED_DESC", "limit": 1}
+        response = httpx.post(f"{server['PREFECT_API_URL']}/artifacts/filter", json=query, timeout=30)
+        rows = {row["operation"]: row for row in json.loads(response.json()[0]["data"])}
+    assert rows["cpu.flaky"]["attempts"] == 2 and rows["cpu.flaky"]["retries"] == 1
+    assert {row["state"] for row in rows.values()} == {"Completed"}, rows
+    assert all(row["attempts"] == 1 and row["duration_s"] is not None for name, row in rows.items()
+               if name != "cpu.flaky"), json.dumps(rows)
 
 
 def test_without_an_address_the_runner_starts_a_local_cluster(project: Path, tmp_path: Path) -> None:
