@@ -63,10 +63,23 @@ class OrchcDaskTaskRunner(DaskTaskRunner):
             self.client.register_plugin(ProjectPlugin(str(current_registry().root)))
         return self
 
+    def attempts(self, task_run_ids: list[Any]) -> dict[Any, list[Any]]:
+        """The attempt records (`runtime.prefect_support`) the workers made of these task runs."""
+        records: dict[Any, list[Any]] = {}
+        for found in self.client.run(_pop_attempts, task_run_ids).values():
+            records.update(found)
+        return records
+
     def submit(self, task: Any, parameters: dict[str, Any], wait_for: Any = None, dependencies: Any = None) -> Any:
         # the flow run (and its client) exists by now, not yet when the runner is entered
         with api_for_tasks(flow_run_api_url()):
             return super().submit(task, parameters, wait_for=wait_for, dependencies=dependencies)
+
+
+def _pop_attempts(task_run_ids: list[Any]) -> dict[Any, list[Any]]:
+    from runtime.prefect_support import pop_attempts
+
+    return pop_attempts(task_run_ids)
 
 
 def _in_dask_worker() -> bool:

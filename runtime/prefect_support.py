@@ -72,6 +72,13 @@ def _record_start() -> Any:
     return run.id
 
 
+def pop_attempts(run_ids: Iterable[Any]) -> dict[Any, list[Any]]:
+    """The records of these task runs made in this process, removed: a distributed
+    runner's worker gives them back this way (`runtime.dask_support`)."""
+    with _attempts_lock:
+        return {run_id: _attempts.pop(run_id) for run_id in run_ids if run_id in _attempts}
+
+
 def _record_end(run_id: Any) -> None:
     if run_id is not None:
         with _attempts_lock:
@@ -231,6 +238,7 @@ async def _finish(flow_name: str, futures: Mapping[str, Any], sinks: tuple[str, 
     await _wait_all(list(futures.values()))
     for future in futures.values():
         future.wait()  # done already: this only records the final state on the future
+    await _collect_remote_attempts(futures)
     rows = [_summary_row(name, future) for name, future in futures.items()]
     await _fill_from_api(rows, futures)
     await _publish(flow_name, rows, artifact_key)
@@ -261,14 +269,29 @@ async def _wait_all(futures: list[Any]) -> None:
     await asyncio.to_thread(wait, futures)
 
 
+async def _collect_remote_attempts(futures: Mapping[str, Any]) -> None:
+    """Bring the attempt records of operations run by the task runner's workers into this
+    process, when the runner can (`attempts` of `runtime.dask_support`'s runner)."""
+    from prefect.context import FlowRunContext
+
+    remote = [future.task_run_id for future in futures.values() if not _local(future)]
+    context = FlowRunContext.get()
+    collect = getattr(context.task_runner, "attempts", None) if context is not None else None
+    if not remote or collect is None:
+        return
+    records = await asyncio.to_thread(collect, remote)
+    with _attempts_lock:
+        _attempts.update(records)
+
+
 #: how long the summary waits for the server to record the task runs of other processes
 _RECORDED_WAIT_SECONDS = 5.0
 
 
 async def _fill_from_api(rows: list[dict[str, Any]], futures: Mapping[str, Any]) -> None:
-    """Attempts and durations of the operations that ran in other processes (a Dask or
-    Ray worker records them there), read from their task runs once the server has
-    recorded their final states (it does so from events, a moment after they finish)."""
+    """Attempts and durations of the operations that ran in other processes and whose
+    records did not come back (a Ray worker's), read from their task runs once the server
+    has recorded their final states (it does so from events, a moment after they finish)."""
     missing = {futures[row["operation"]].task_run_id: row for row in rows
                if row["attempts"] == 0 and row["state"] != "Skipped" and not _local(futures[row["operation"]])}
     if not missing:
