@@ -11,7 +11,10 @@ Same semantics as the generated Prefect flows, read from the same lock:
    function's own default applies.
 3. async functions are awaited; sync ones run in a thread pool sized to the flow (not
    asyncio's default executor, which has few workers), or in a process pool with
-   `executor="process"`.
+   `executor="process"`. A sync call that cannot overlap anything (the only operation
+   ready, none running) or that took under half a millisecond last time runs on the
+   loop's own thread instead, seeing no running loop, as in a worker thread: a thread
+   hand-off costs more than such a call (`bench/bench_hamilton.py`).
 4. `retries` / `retry_delay_seconds` (a number, or one delay per retry with the last
    repeated) and `timeout_seconds` apply per operation. A sync call that times out keeps
    running in its worker (threads cannot be killed) but the operation counts as failed.
@@ -27,6 +30,7 @@ This module never imports Prefect.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import functools
 import inspect
 import logging
@@ -104,6 +108,14 @@ class _Step(NamedTuple):
     in_process: bool
     #: an async function called by keywords without a timeout: awaited as is, no wrapper
     direct: bool
+    #: a simple sync call (by keywords, in this process, no timeout, no retries): run
+    #: without a task, on the loop's thread or straight in the thread pool (`_Run._start_all`)
+    inline: bool
+
+
+#: a simple sync call this short may run on the loop's thread next time (`_Run._start_all`):
+#: a thread hand-off costs about 0.1 ms, and holding the loop this long delays nothing much
+QUICK_SECONDS = 0.0005
 
 
 @dataclass(frozen=True)
@@ -124,6 +136,12 @@ class _Plan:
     thread_count: int
     #: how many steps run in the process pool
     process_count: int
+    #: per step, whether its last call took under QUICK_SECONDS: learned by the runs, so
+    #: mutable (a hint, never a result: a race between two runs only moves a call to a thread)
+    quick: list[bool] = field(default_factory=list, compare=False)
+    #: thread pools whose runs ended with no call left in them, for the next runs: a new
+    #: pool starts a thread per call, and starting one hands the loop's thread over
+    idle_pools: list[ThreadPoolExecutor] = field(default_factory=list, compare=False)
 
 
 # -- planning -----------------------------------------------------------------------------
@@ -160,9 +178,11 @@ def _step(op: LockOperation, function: Callable, upstream: tuple[str, ...],
           data: tuple[tuple[str, str], ...], flow_params: tuple[str, ...]) -> _Step:
     is_async = inspect.iscoroutinefunction(function)
     positional_only = _positional_only(function)
-    return _Step(op, op.name, function, upstream, data, flow_params, positional_only, is_async,
-                 in_process=op.executor == "process" and not is_async,
-                 direct=is_async and not positional_only and op.timeout_seconds is None)
+    in_process = op.executor == "process" and not is_async
+    plain = not positional_only and op.timeout_seconds is None
+    return _Step(op, op.name, function, upstream, data, flow_params, positional_only, is_async, in_process,
+                 direct=is_async and plain,
+                 inline=not is_async and not in_process and plain and op.retries == 0)
 
 
 def _flow_params_taken(consumers: dict[str, set[str]], op: LockOperation,
@@ -216,6 +236,7 @@ def _link(flow: LockFlow, steps: list[_Step]) -> _Plan:
         roots=tuple(i for i, step in enumerate(steps) if not step.upstream),
         thread_count=max(1, len(steps) + timed_retries),
         process_count=sum(1 for step in steps if step.in_process),
+        quick=[False] * len(steps),
     )
 
 
@@ -267,7 +288,7 @@ class _Run:
         self.unfinished = len(plan.steps)
         #: the tasks of the steps running, by index: asyncio itself keeps only weak
         #: references to tasks, and a finished one is dropped so its memory goes at once
-        self.running: dict[int, asyncio.Task] = {}
+        self.running: dict[int, asyncio.Task | concurrent.futures.Future] = {}
         self.threads: ThreadPoolExecutor | None = None
         self.processes: ProcessPoolExecutor | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -278,8 +299,12 @@ class _Run:
 
     def _thread_pool(self) -> ThreadPoolExecutor:
         if self.threads is None:
-            self.threads = ThreadPoolExecutor(
-                max_workers=self.plan.thread_count, thread_name_prefix=f"orchc-{self.plan.flow.name}")
+            idle = self.plan.idle_pools
+            try:
+                self.threads = idle.pop()  # atomic: runs of one flow may run at once
+            except IndexError:
+                self.threads = ThreadPoolExecutor(
+                    max_workers=self.plan.thread_count, thread_name_prefix=f"orchc-{self.plan.flow.name}")
         return self.threads
 
     def _process_pool(self) -> ProcessPoolExecutor:
@@ -292,8 +317,7 @@ class _Run:
         self.loop = asyncio.get_running_loop()
         self.done = self.loop.create_future()
         try:
-            for index in self.plan.roots:
-                self._start(index)
+            self._start_all(self.plan.roots)
             if self.unfinished:
                 await self.done
         except BaseException:
@@ -305,18 +329,133 @@ class _Run:
 
     def _shutdown(self) -> None:
         if self.threads is not None:
-            self.threads.shutdown(wait=False, cancel_futures=True)
+            if self.unfinished or self.report.abandoned:  # calls may still run in it
+                self.threads.shutdown(wait=False, cancel_futures=True)
+            else:
+                self.plan.idle_pools.append(self.threads)
         if self.processes is not None:
             self.processes.shutdown(wait=self.report.abandoned == 0, cancel_futures=True)
 
     def _start(self, index: int) -> None:
         self.running[index] = self.loop.create_task(self._run_step(index), name=self.steps[index].name)
 
+    def _start_all(self, ready: list[int] | tuple[int, ...]) -> None:
+        """Start the steps that became ready, and those their calls made here leave ready.
+
+        A `simple` sync step (`_Step.inline`) needs no task: it is called right here when
+        nothing else could run beside it (the only step ready, none running), and
+        otherwise goes straight to the thread pool, except that one of them whose last
+        call took under QUICK_SECONDS is called here after the others have started, so
+        every ready step still runs at once while the loop's thread does some of the
+        work instead of waiting; then the quick ones no thread has picked up yet (the
+        call here was too short for one to) are taken back and called here too. A
+        thread hand-off costs about 0.1 ms; a trivial call a few microseconds
+        (`bench/bench_hamilton.py`). Other steps start as tasks.
+        """
+        steps, quick = self.steps, self.plan.quick
+        batches = [ready]
+        while batches:
+            batch = batches.pop()
+            simple = [index for index in batch if steps[index].inline]
+            for index in batch:
+                if not steps[index].inline:
+                    self._start(index)
+            if not simple:
+                continue
+            if len(simple) == 1 and len(batch) == 1 and not self.running:
+                here = simple[0]
+            else:
+                here = next((index for index in reversed(simple) if quick[index]), None)
+            submitted = [index for index in simple if index != here]
+            for index in submitted:
+                self._submit(index)
+            if here is None:
+                continue
+            released = self._run_inline(here)
+            for index in submitted:  # a quick one no thread has picked up yet: do it here too
+                if quick[index] and self._take_back(index):
+                    released += self._run_inline(index)
+            batches.append(released)
+
+    def _run_inline(self, index: int) -> list[int]:
+        """Call the simple step `index` on the loop's thread; the steps it leaves ready."""
+        step, record = self.steps[index], self.records[index]
+        record.state = "running"
+        record.attempts = 1
+        start = time.perf_counter()
+        # the call sees no running loop, as in a worker thread: sync code may run its own
+        # (`asyncio.run` inside an operation)
+        asyncio._set_running_loop(None)
+        try:
+            self.results[step.name] = step.function(**self._arguments(step))
+            completed = True
+        except Exception as error:  # the user's operation failed (a simple step has no retries)
+            record.error = describe_exception(error)
+            completed = False
+        finally:
+            asyncio._set_running_loop(self.loop)
+        return self._simple_over(index, start, completed)
+
+    def _submit(self, index: int) -> None:
+        """Start the simple step `index` in the thread pool now, without a task."""
+        step, record = self.steps[index], self.records[index]
+        record.state = "running"
+        record.attempts = 1
+        start = time.perf_counter()
+        future = self._thread_pool().submit(functools.partial(step.function, **self._arguments(step)))
+        self.running[index] = future
+        loop = self.loop
+
+        def over(done: concurrent.futures.Future) -> None:
+            try:
+                loop.call_soon_threadsafe(self._submitted_over, index, start, done)
+            except RuntimeError:  # the loop is closed: the run was cancelled meanwhile
+                pass
+
+        future.add_done_callback(over)
+
+    def _take_back(self, index: int) -> bool:
+        """Withdraw the simple step `index` from the thread pool if no thread has started it."""
+        future = self.running[index]
+        if not future.cancel():
+            return False
+        del self.running[index]
+        return True
+
+    def _submitted_over(self, index: int, start: float, future: concurrent.futures.Future) -> None:
+        """On the loop: the simple step `index` came back from its thread."""
+        if self.running.pop(index, None) is None or future.cancelled():
+            return  # the run is being torn down
+        error = future.exception()
+        if error is not None and not isinstance(error, Exception):  # interrupted, not a failure
+            if not self.done.done():
+                self.done.set_exception(error)
+            return
+        if error is None:
+            self.results[self.steps[index].name] = future.result()
+        else:
+            self.records[index].error = describe_exception(error)
+        self._start_all(self._simple_over(index, start, error is None))
+
+    def _simple_over(self, index: int, start: float, completed: bool) -> list[int]:
+        """Record how the simple step `index` ended, learn how quick it is; the steps it
+        leaves ready."""
+        record = self.records[index]
+        record.duration = time.perf_counter() - start
+        self.plan.quick[index] = record.duration < QUICK_SECONDS
+        self._record_outcome(self.steps[index], record, completed)
+        return self._release(index, completed)
+
     def _finish(self, index: int, completed: bool) -> None:
-        """Step `index` is over: start the steps that waited only for it, or skip them when
-        one of their upstream steps did not complete."""
+        """Step `index` is over: start the steps that waited only for it."""
+        self._start_all(self._release(index, completed))
+
+    def _release(self, index: int, completed: bool) -> list[int]:
+        """Step `index` is over: the steps that waited only for it, ready to start; those
+        with an upstream step that did not complete are skipped instead."""
         waiting, blocked = self.waiting, self.blocked
         self.unfinished -= 1
+        ready = []
         for later in self.plan.downstream[index]:
             if not completed:
                 blocked.add(later)
@@ -325,9 +464,10 @@ class _Run:
                 if later in blocked:
                     self._skip(later)
                 else:
-                    self._start(later)
+                    ready.append(later)
         if not self.unfinished and not self.done.done():
             self.done.set_result(None)
+        return ready
 
     def _skip(self, index: int) -> None:
         """Skip step `index`, then the steps it leaves with nothing more to wait for (a loop,

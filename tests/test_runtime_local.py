@@ -67,6 +67,54 @@ def test_sync_siblings_run_concurrently_in_threads(tmp_path):
     assert report.names("completed") == project.registry.lock.flow("g").operations
 
 
+def test_sync_siblings_stay_concurrent_on_later_runs(tmp_path):
+    """Quick sync calls move to the loop's thread on later runs; calls that take time (a
+    barrier waits for all three) keep running at once in threads, run after run."""
+    ops = {"g.a": "a", "g.b": "b", "g.c": "c", "g.total": "total"}
+    edges = [("g.a", "g.total", "a"), ("g.b", "g.total", "b"), ("g.c", "g.total", "c")]
+    project = make_project(tmp_path, SYNC_SIBLINGS, ops, edges, ["g"])
+    for _ in range(3):
+        result, report = run(project, "g")
+        assert result == 6 and report.names("completed") == project.registry.lock.flow("g").operations
+
+
+NESTED_LOOP = """
+    import asyncio
+    import threading
+    from runtime import operation
+
+    async def fetch(value):
+        await asyncio.sleep(0)
+        return value
+
+    @operation(name="n.head")
+    def head() -> int:
+        return asyncio.run(fetch(1))  # sync code running its own event loop
+
+    @operation(name="n.left")
+    def left(head: int) -> int:
+        return asyncio.run(fetch(head + 1))
+
+    @operation(name="n.right")
+    def right(head: int) -> int:
+        return head + 2
+
+    @operation(name="n.join")
+    def join(left: int, right: int) -> int:
+        return asyncio.run(fetch(left + right))
+"""
+
+
+def test_sync_operations_may_run_their_own_event_loop_on_every_run(tmp_path):
+    ops = {"n.head": "head", "n.left": "left", "n.right": "right", "n.join": "join"}
+    edges = [("n.head", "n.left", "head"), ("n.head", "n.right", "head"), ("n.left", "n.join", "left"),
+             ("n.right", "n.join", "right")]
+    project = make_project(tmp_path, NESTED_LOOP, ops, edges, ["n"])
+    for _ in range(3):  # the first run uses threads for the siblings, later ones the loop's thread
+        result, report = run(project, "n")
+        assert result == 5, report.failures
+
+
 def test_thread_pool_is_sized_to_the_flow_not_asyncio_default(tmp_path):
     width = 12  # more than asyncio's default executor offers on a small machine
     source = "import threading\nfrom runtime import operation\n"
