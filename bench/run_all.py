@@ -16,7 +16,7 @@ import time
 from bench.common import ENV, REPO, machine
 
 SCRIPTS = ("bench_build", "bench_sparse", "bench_incremental", "bench_heavy", "bench_local", "bench_prefect",
-           "bench_dask", "bench_hamilton")
+           "bench_dask", "bench_hamilton", "bench_shapes")
 
 
 def main(argv: list[str] | None = None) -> int:

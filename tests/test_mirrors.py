@@ -56,3 +56,16 @@ def test_the_examples_build_with_every_mirror_checked(tmp_path: Path) -> None:
                            capture_output=True, text=True, timeout=300)
     assert built.returncode == 0, built.stdout + built.stderr
     assert (project / "flows.lock").read_bytes() == (ROOT / "flows.lock").read_bytes()
+
+
+@pytest.mark.parametrize("shape", ["nested", "cross_module"])
+def test_long_names_build_with_every_mirror_checked(tmp_path: Path, shape: str) -> None:
+    """Groups nested 10 deep make long task and variable names (statements black lays out
+    alone); random cross-module inputs make long flows: both as black writes them."""
+    from bench import bench_shapes
+
+    project = getattr(bench_shapes, shape)(tmp_path / shape, 200)
+    env = {**os.environ, mirrors.ENVIRONMENT: "1", "ORCHC_NO_CACHE": "1"}
+    built = subprocess.run([sys.executable, "-m", "compiler", "build"], cwd=project, env=env,
+                           capture_output=True, text=True, timeout=300)
+    assert built.returncode == 0, built.stdout + built.stderr

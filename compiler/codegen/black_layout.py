@@ -62,23 +62,57 @@ class Piece:
 
     def text(self, memo: Memo) -> str:
         raw = "\n".join(self.raw) + "\n"
-        lines = self._lines() if self.simple and raw.isascii() else None
+        lines = self._lines(memo) if self.simple and raw.isascii() else None
         if lines is not None:
             return "\n".join(lines) + "\n"
         return memo("piece", raw, lambda: format_with_black(raw))
 
-    def _lines(self) -> list[str] | None:
-        """black's layout of every line, None when one has no known shape."""
-        lines: list[str] = []
+    def _lines(self, memo: Memo) -> list[str] | None:
+        """black's layout of every line, None when one has no known shape. A statement of
+        a function body with no known shape (a long name in a flow) is formatted by black
+        alone, with the others of the piece, instead of the whole piece: black's layout of
+        a simple statement does not depend on its neighbours."""
+        lines: list[str | None] = []
+        statements: list[tuple[int, str]] = []  # (position in `lines`, raw statement)
         for text, call in zip(self.raw, self.calls):
             if call is None:
                 laid = [text] if len(text) <= LINE_LENGTH else None
             else:
                 laid = _layout(*call)
             if laid is None:
-                return None
+                if not _BODY_STATEMENT.match(text):
+                    return None
+                statements.append((len(lines), text))
+                lines.append(None)
+                continue
             lines += laid
+        if statements:
+            formatted = _format_statements([text for _, text in statements], memo)
+            for (position, _), laid in zip(statements, formatted, strict=True):
+                lines[position] = "\n".join(laid)
         return lines
+
+
+#: a raw line that is a whole simple statement of a function body (one level deep)
+_BODY_STATEMENT = re.compile(r"    (?! )(?!(?:def|async|class|if|for|while|with|try|@)\b)")
+#: what separates statements in one black call (`_format_statements`): black keeps it as is
+_SEPARATOR = "    pass"
+
+
+def _format_statements(statements: list[str], memo: Memo) -> list[list[str]]:
+    """black's lines of each statement of a function body, from one black call."""
+    source = "def _():\n" + f"\n{_SEPARATOR}\n".join(statements) + "\n"
+    text = memo("statements", source, lambda: format_with_black(source))
+    body = text.split("\n")[1:-1]  # the `def` line, and the text's final newline
+    groups: list[list[str]] = [[]]
+    for line in body:
+        if line == _SEPARATOR:
+            groups.append([])
+        else:
+            groups[-1].append(line)
+    if len(groups) != len(statements):
+        raise AssertionError("internal error: black changed the statements it laid out")
+    return groups
 
 
 LINE_LENGTH = BLACK_MODE.line_length
@@ -104,14 +138,20 @@ def _layout(indent: str, head: str, args: list[str], tail: str, collection: bool
        with a trailing comma.
     3. An argument line that is still too long stays so unless it holds brackets: a list
        display (`Display`) explodes the same way, anything else is None.
-    A lone argument and an overlong first line are None too: black treats them specially.
+    A lone argument goes to a line of its own when it holds no brackets and that line
+    fits; any other lone argument, and an overlong first line, are None: black treats
+    them specially.
     """
     one = indent + head + ", ".join(args) + tail
     if len(one) <= LINE_LENGTH:
         return [one]
-    if len(args) < 2 or len(indent + head) > LINE_LENGTH or len(indent + tail) > LINE_LENGTH:
+    if not args or len(indent + head) > LINE_LENGTH or len(indent + tail) > LINE_LENGTH:
         return None
     inner = indent + "    "
+    if len(args) == 1:  # black moves a lone argument without brackets to a line of its own
+        body = inner + args[0]
+        plain = _BRACKETS.isdisjoint(_STRING.sub('""', args[0]))
+        return [indent + head, body, indent + tail] if plain and not collection and len(body) <= LINE_LENGTH else None
     if not collection:
         body = inner + ", ".join(args)
         if len(body) <= LINE_LENGTH:
