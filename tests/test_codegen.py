@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import ast
 import difflib
+import json
+import os
 
 import black
 from hypothesis import HealthCheck, given, settings
@@ -143,3 +145,32 @@ def test_hostile_text_cannot_inject_code(description, tags, default, annotation,
         assert ast.literal_eval(keywords["tags"]) == sorted(tags)
     x_default = flow.args.kw_defaults[0]
     assert ast.literal_eval(x_default) == default  # a literal default survives exactly
+
+
+def test_groups_that_use_each_other_s_operations_import_and_run(tmp_path):
+    """Flow `a` submits `b.y`, flow `b` submits `a.x`: the generated modules import each
+    other. They import in any order, and the flow runs under Prefect."""
+    import subprocess
+    import sys
+
+    (tmp_path / "src" / "ab").mkdir(parents=True)
+    (tmp_path / "src" / "ab" / "__init__.py").write_text("")
+    (tmp_path / "src" / "ab" / "a.py").write_text(
+        'from runtime import operation\n\n\n@operation(name="a.x")\ndef x() -> int:\n    return 1\n\n\n'
+        '@operation(name="a.z", inputs={"y": "b.y"})\ndef z(y: int) -> int:\n    return y * 10\n')
+    (tmp_path / "src" / "ab" / "b.py").write_text(
+        'from runtime import operation\n\n\n@operation(name="b.y", inputs={"x": "a.x"})\ndef y(x: int) -> int:\n'
+        '    return x + 1\n')
+    (tmp_path / "pyproject.toml").write_text('[tool.orchc]\nsources = ["src"]\nout = "orchestration"\n')
+    env = {**os.environ, "ORCHC_VERIFY_MIRRORS": "1"}
+    built = subprocess.run([sys.executable, "-m", "compiler", "build"], cwd=tmp_path, env=env,
+                           capture_output=True, text=True, timeout=120)
+    assert built.returncode == 0, built.stdout
+    for first, second in (("a", "b"), ("b", "a")):
+        code = f"import orchestration.{first}, orchestration.{second}"
+        imported = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+        assert imported.returncode == 0, imported.stderr
+    ran = subprocess.run([sys.executable, "-m", "runtime", "a", "-q"], cwd=tmp_path, capture_output=True, text=True,
+                         timeout=300, env={key: value for key, value in os.environ.items() if not key.startswith("PREFECT_API")})
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    assert json.loads(ran.stdout) == {"a.x": 1, "a.z": 20}

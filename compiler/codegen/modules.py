@@ -108,6 +108,43 @@ def _identifier(name: str) -> str:
     return name
 
 
+def _cyclic_imports(imports: dict[str, set[str]]) -> frozenset[tuple[str, str]]:
+    """The (importer, imported) pairs of `imports` that lie on a cycle: both ends in one
+    strongly connected component (Tarjan's algorithm, iterative: modules may be many)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    component: dict[str, int] = {}
+    stack: list[str] = []
+    for root in sorted(imports):
+        if root in index:
+            continue
+        work = [(root, iter(sorted(imports.get(root, ()))))]
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        while work:
+            node, successors = work[-1]
+            for successor in successors:
+                if successor not in index:
+                    index[successor] = low[successor] = len(index)
+                    stack.append(successor)
+                    work.append((successor, iter(sorted(imports.get(successor, ())))))
+                    break
+                if successor not in component:
+                    low[node] = min(low[node], index[successor])
+            else:
+                work.pop()
+                if work:
+                    low[work[-1][0]] = min(low[work[-1][0]], low[node])
+                if low[node] == index[node]:
+                    while True:
+                        member = stack.pop()
+                        component[member] = index[node]
+                        if member == node:
+                            break
+    return frozenset((importer, imported) for importer, targets in imports.items() for imported in targets
+                     if component[importer] == component[imported])
+
+
 def _unique(base: str, taken: set[str], reserved: frozenset[str] = frozenset()) -> str:
     """`base` with `_` appended until it is in neither set; added to `taken`."""
     name = base
@@ -209,7 +246,10 @@ class _Plan:
         params = {p.name for op in lock.operations for p in op.params}
         taken = functions | params | set(_IMPORTS)
         self.task = {name: _unique(_identifier(naming.identifier(name)) + "_task", taken) for name in sorted(self.ops)}
-        self.task_names = frozenset(self.task.values())
+        #: the name each module has where another imports it as a module (`cyclic`)
+        self.module_alias = {module: _unique(module + "_module", taken) for module in sorted(self.modules)}
+        #: what no local variable of a flow may be called
+        self.task_names = frozenset(self.task.values()) | frozenset(self.module_alias.values())
         #: per module, its tasks (by operation name) and its flows, sorted by name
         self.module_tasks: dict[str, list[str]] = defaultdict(list)
         for name in sorted(self.ops):
@@ -217,6 +257,15 @@ class _Plan:
         self.module_flows: dict[str, list[LockFlow]] = defaultdict(list)
         for flow in sorted(lock.flows, key=lambda f: f.name):
             self.module_flows[flow.module].append(flow)
+        #: per module, the modules whose tasks its flows submit
+        self.imports: dict[str, set[str]] = defaultdict(set)
+        for flow in lock.flows:
+            self.imports[flow.module].update(self.op_module[op] for op in flow.operations)
+            self.imports[flow.module].discard(flow.module)
+        #: (importer, imported) pairs on an import cycle: there the importer imports the
+        #: module and looks its tasks up when a flow runs, as `from .m import task` would
+        #: find `m` half-initialised
+        self.cyclic = _cyclic_imports(self.imports)
         #: per consumer: {parameter: source} for data edges, the sources of ordering edges
         self.inputs: dict[str, dict[str, str]] = defaultdict(dict)
         self.orders: dict[str, set[str]] = defaultdict(set)
@@ -274,8 +323,18 @@ class _ModuleWriter:
         if imported:
             piece.line("")
         for module in sorted(imported):
-            piece.line(f"from .{module} import {', '.join(sorted(imported[module]))}")
+            if (self.module, module) in self.plan.cyclic:
+                piece.line(f"from . import {module} as {self.plan.module_alias[module]}")
+            else:
+                piece.line(f"from .{module} import {', '.join(sorted(imported[module]))}")
         return piece
+
+    def _task_ref(self, op: str) -> str:
+        """How a flow of this module names operation `op`'s task."""
+        module = self.plan.op_module[op]
+        if (self.module, module) in self.plan.cyclic:
+            return f"{self.plan.module_alias[module]}.{self.plan.task[op]}"
+        return self.plan.task[op]
 
     def _import(self, name: str, statement: str) -> str:
         alias = self.alias[name]
@@ -378,7 +437,7 @@ class _ModuleWriter:
         upstream = self._ordering(name, local, position)
         if upstream:
             texts.append(Display("wait_for=[", upstream, "]"))
-        piece.call("    ", f"{local[name]} = {self.plan.task[name]}.submit(", texts, ")")
+        piece.call("    ", f"{local[name]} = {self._task_ref(name)}.submit(", texts, ")")
 
     def _ordering(self, name: str, local: dict[str, str], position: dict[str, int]) -> list[str]:
         """The futures `name` waits for without taking data (`depends_on` edges), in flow
