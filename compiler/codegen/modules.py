@@ -262,9 +262,9 @@ class _Plan:
         for flow in lock.flows:
             self.imports[flow.module].update(self.op_module[op] for op in flow.operations)
             self.imports[flow.module].discard(flow.module)
-        #: (importer, imported) pairs on an import cycle: there the importer imports the
-        #: module and looks its tasks up when a flow runs, as `from .m import task` would
-        #: find `m` half-initialised
+        #: (importer, imported) pairs on an import cycle: there the importer's flows import
+        #: the module when they run, as `from .m import task` at the top would find `m`
+        #: half-initialised (and a cycle of many modules would nest their imports deeply)
         self.cyclic = _cyclic_imports(self.imports)
         #: per consumer: {parameter: source} for data edges, the sources of ordering edges
         self.inputs: dict[str, dict[str, str]] = defaultdict(dict)
@@ -320,12 +320,10 @@ class _ModuleWriter:
             for op in flow.operations:
                 if self.plan.op_module[op] != self.module:
                     imported[self.plan.op_module[op]].add(self.plan.task[op])
-        if imported:
+        if any((self.module, module) not in self.plan.cyclic for module in imported):
             piece.line("")
         for module in sorted(imported):
-            if (self.module, module) in self.plan.cyclic:
-                piece.line(f"from . import {module} as {self.plan.module_alias[module]}")
-            else:
+            if (self.module, module) not in self.plan.cyclic:  # those are imported by the flows
                 piece.line(f"from .{module} import {', '.join(sorted(imported[module]))}")
         return piece
 
@@ -404,6 +402,11 @@ class _ModuleWriter:
         signature = [self._flow_param(p, piece) for p in flow.params]
         function = _identifier(flow.function)
         piece.call("", f"async def {function}(", ["*", *signature] if signature else [], "):")
+        cyclic = sorted({module for op in members if (self.module, module := self.plan.op_module[op]) in self.plan.cyclic})
+        for module in cyclic:  # imported when the flow runs: at import time a cycle of many recurses
+            piece.line(f"    from . import {module} as {self.plan.module_alias[module]}")
+        if cyclic:
+            piece.line("")  # black's blank line after imports
         for op in members:
             self._submit(piece, op, local, takes, position)
         returned = [f"{string_literal(op, piece)}: {local[op]}" for op in members]
