@@ -32,6 +32,7 @@ from compiler.codegen.black_layout import (
     raw_text,
     string_literal,
 )
+from compiler.link.toposort import lexicographic_order
 from compiler.lock.lockfile import LockFile, LockFlow, LockFlowParam, LockOperation
 from runtime import GENERATED_CODE_NAMES
 
@@ -110,39 +111,17 @@ def _identifier(name: str) -> str:
 
 def _cyclic_imports(imports: dict[str, set[str]]) -> frozenset[tuple[str, str]]:
     """The (importer, imported) pairs of `imports` that lie on a cycle: both ends in one
-    strongly connected component (Tarjan's algorithm, iterative: modules may be many)."""
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    component: dict[str, int] = {}
-    stack: list[str] = []
-    for root in sorted(imports):
-        if root in index:
-            continue
-        work = [(root, iter(sorted(imports.get(root, ()))))]
-        index[root] = low[root] = len(index)
-        stack.append(root)
-        while work:
-            node, successors = work[-1]
-            for successor in successors:
-                if successor not in index:
-                    index[successor] = low[successor] = len(index)
-                    stack.append(successor)
-                    work.append((successor, iter(sorted(imports.get(successor, ())))))
-                    break
-                if successor not in component:
-                    low[node] = min(low[node], index[successor])
-            else:
-                work.pop()
-                if work:
-                    low[work[-1][0]] = min(low[work[-1][0]], low[node])
-                if low[node] == index[node]:
-                    while True:
-                        member = stack.pop()
-                        component[member] = index[node]
-                        if member == node:
-                            break
-    return frozenset((importer, imported) for importer, targets in imports.items() for imported in targets
-                     if component[importer] == component[imported])
+    strongly connected component. networkx is loaded only when there is a cycle, as the
+    linker does: most projects' modules never import each other both ways."""
+    edges = sorted((importer, imported) for importer, targets in imports.items() for imported in targets)
+    nodes = sorted({*imports, *(imported for _, imported in edges)})
+    if lexicographic_order(nodes, edges) is not None:
+        return frozenset()
+    import networkx as nx
+
+    component = {node: index for index, members in enumerate(nx.strongly_connected_components(nx.DiGraph(edges)))
+                 for node in members}
+    return frozenset(edge for edge in edges if component[edge[0]] == component[edge[1]])
 
 
 def _unique(base: str, taken: set[str], reserved: frozenset[str] = frozenset()) -> str:
