@@ -6,23 +6,22 @@ the project before any task and report to the run's own Prefect API.
   from the runner's project folder, or, when that folder is not on the worker's machine,
   from the worker's current folder. Workers started in the project folder, or on a
   machine where the project lies at the same path, need nothing else.
-- Prefect hands each task its caller's settings; under Prefect's temporary server those
-  name no API, and every worker would start a server of its own (half a minute each).
-  The runner gives the tasks the API its flow run uses instead.
+- Tasks get the API of the flow run (`runtime.task_runners.api_for_workers`), not a
+  temporary server of each worker's own.
 - Without an address, a local cluster of worker processes (Dask's defaults: one per
   core) listens on loopback for the run and stops with it.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from distributed.diagnostics.plugin import WorkerPlugin
 from prefect_dask import DaskTaskRunner
+
+from runtime.task_runners import api_for_workers
 
 
 class ProjectPlugin(WorkerPlugin):
@@ -71,8 +70,7 @@ class OrchcDaskTaskRunner(DaskTaskRunner):
         return records
 
     def submit(self, task: Any, parameters: dict[str, Any], wait_for: Any = None, dependencies: Any = None) -> Any:
-        # the flow run (and its client) exists by now, not yet when the runner is entered
-        with api_for_tasks(flow_run_api_url()):
+        with api_for_workers():
             return super().submit(task, parameters, wait_for=wait_for, dependencies=dependencies)
 
 
@@ -90,46 +88,6 @@ def _in_dask_worker() -> bool:
     except ValueError:
         return False
     return True
-
-
-def flow_run_api_url() -> str | None:
-    """The API the current flow run talks to, when no PREFECT_API_URL names one (Prefect's
-    temporary server); None when the setting names it (tasks inherit it) or there is no run."""
-    from prefect.context import FlowRunContext
-    from prefect.settings import PREFECT_API_URL
-
-    if PREFECT_API_URL.value():
-        return None
-    context = FlowRunContext.get()
-    return str(context.client.api_url) if context is not None and context.client is not None else None
-
-
-@contextlib.contextmanager
-def api_for_tasks(url: str | None) -> Iterator[None]:
-    """Settings naming `url` as the API, for the context Prefect serialises with a task."""
-    if url is None:
-        yield
-        return
-    from prefect.context import SettingsContext, get_settings_context
-
-    current = get_settings_context()
-    with SettingsContext(profile=current.profile, settings=_with_api(current.settings, url)):
-        yield
-
-
-#: the last settings `_with_api` copied, the URL, and the copy
-_last_copy: tuple[Any, str, Any] | None = None
-
-
-def _with_api(settings: Any, url: str) -> Any:
-    """`settings` naming `url` as the API, copied once for all the tasks of a run (a copy
-    costs milliseconds)."""
-    global _last_copy
-    from prefect.settings import PREFECT_API_URL
-
-    if _last_copy is None or _last_copy[0] is not settings or _last_copy[1] != url:
-        _last_copy = (settings, url, settings.copy_with_update(updates={PREFECT_API_URL: url}))
-    return _last_copy[2]
 
 
 def dask_task_runner(address: str | None) -> OrchcDaskTaskRunner:

@@ -14,7 +14,7 @@ from typing import Any
 
 from prefect_ray import RayTaskRunner
 
-from runtime.dask_support import api_for_tasks, flow_run_api_url
+from runtime.task_runners import api_for_workers
 
 
 class OrchcRayTaskRunner(RayTaskRunner):
@@ -25,7 +25,7 @@ class OrchcRayTaskRunner(RayTaskRunner):
         return super().__enter__()
 
     def submit(self, task: Any, parameters: dict[str, Any], wait_for: Any = None, dependencies: Any = None) -> Any:
-        with api_for_tasks(flow_run_api_url()):
+        with api_for_workers():
             return super().submit(task, parameters, wait_for=wait_for, dependencies=dependencies)
 
 

@@ -10,7 +10,9 @@ processes is started for the run.
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from typing import Any
 
 from runtime.errors import RuntimeUsageError
@@ -67,3 +69,40 @@ def task_runner(kind: str, *, max_workers: int) -> Any:
     from runtime.ray_support import ray_task_runner
 
     return ray_task_runner(os.environ.get(RAY_ADDRESS_ENV) or None)
+
+
+# -- the API the workers report to ---------------------------------------------------------
+
+
+@contextlib.contextmanager
+def api_for_workers() -> Iterator[None]:
+    """Around a distributed runner's `submit`: settings naming the flow run's API, for the
+    context Prefect serialises with the task. Prefect hands a task its caller's settings,
+    and under Prefect's temporary server those name no API: every worker would start a
+    server of its own (half a minute each) and report there. With PREFECT_API_URL set,
+    or outside a flow run, nothing changes."""
+    from prefect.context import FlowRunContext, SettingsContext, get_settings_context
+    from prefect.settings import PREFECT_API_URL
+
+    context = FlowRunContext.get()  # exists at submit time, not yet when the runner is entered
+    if PREFECT_API_URL.value() or context is None or context.client is None:
+        yield
+        return
+    current = get_settings_context()
+    with SettingsContext(profile=current.profile, settings=_with_api(current.settings, str(context.client.api_url))):
+        yield
+
+
+#: the last settings `_with_api` copied, the URL, and the copy
+_last_copy: tuple[Any, str, Any] | None = None
+
+
+def _with_api(settings: Any, url: str) -> Any:
+    """`settings` naming `url` as the API, copied once for all the tasks of a run (a copy
+    costs milliseconds)."""
+    global _last_copy
+    from prefect.settings import PREFECT_API_URL
+
+    if _last_copy is None or _last_copy[0] is not settings or _last_copy[1] != url:
+        _last_copy = (settings, url, settings.copy_with_update(updates={PREFECT_API_URL: url}))
+    return _last_copy[2]

@@ -69,7 +69,7 @@ _WITHOUT_DASK = '''
 import sys
 class _Missing:
     def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] == "prefect_dask":
+        if name.split(".")[0] in ("prefect_dask", "distributed"):
             raise ModuleNotFoundError(f"No module named {name!r}", name=name)
 sys.meta_path.insert(0, _Missing())
 '''
@@ -89,3 +89,9 @@ def test_runner_options_need_the_prefect_engine(tmp_path: Path) -> None:
     assert local.returncode == 0 and local.stdout.strip() == "1"  # the local engine ignores the lock's runner
     refused = _run(["etl", "--engine", "local", "--task-runner", "ray"], project)
     assert refused.returncode == 2 and "need the prefect engine" in refused.stderr
+
+
+def test_ray_needs_only_the_ray_extra(tmp_path: Path) -> None:
+    code = _WITHOUT_DASK + "import runtime.ray_support\nprint('imported')"
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and done.stdout.strip() == "imported", done.stderr[-2000:]
