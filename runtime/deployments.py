@@ -223,21 +223,9 @@ async def _apply(client: Any, registry: Registry, deployment: LockDeployment, fl
     flow_id = await client.create_flow_from_name(deployment.flow)
     deployment_id = await client.create_deployment(flow_id=flow_id, name=deployment.name, **desired)
     verb = "updated" if existing is not None else "created"
-    return verb, f"{verb} deployment `{name}` ({deployment_id}) on work pool `{deployment.work_pool}`, {_when(deployment)}"
-
-
-def _when(deployment: LockDeployment) -> str:
-    schedule = deployment.schedule
-    if schedule is None:
-        when = "no schedule (runs when submitted)"
-    elif schedule.cron is not None:
-        when = f"cron {schedule.cron!r}"
-    elif schedule.rrule is not None:
-        when = f"rrule {schedule.rrule!r}"
-    else:
-        when = f"every {schedule.interval} s"
-    zone = f" {schedule.timezone}" if schedule and schedule.timezone else ""
-    return when + zone + (" (paused)" if deployment.paused else "")
+    schedule = deployment.schedule.describe() if deployment.schedule else "no schedule (runs when submitted)"
+    paused = " (paused)" if deployment.paused else ""
+    return verb, f"{verb} deployment `{name}` ({deployment_id}) on work pool `{deployment.work_pool}`, {schedule}{paused}"
 
 
 # -- serve ----------------------------------------------------------------------------

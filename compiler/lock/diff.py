@@ -16,8 +16,7 @@ from compiler.lock.lockfile import LockDeployment, LockEdge, LockFile, LockFlow,
 POLICY_FIELDS = ("retries", "retry_delay_seconds", "timeout_seconds", "tags", "cache", "persist_result", "executor", "description")
 SIGNATURE_FIELDS = ("is_async", "returns", "returns_type", "params")
 LOCATION_FIELDS = ("module", "function", "file", "line", "column")
-DEPLOYMENT_FIELDS = ("flow", "parameters", "schedule", "work_pool", "work_queue", "tags", "description",
-                     "concurrency_limit", "paused", "task_runner")
+DEPLOYMENT_FIELDS = tuple(field for field in LockDeployment.model_fields if field != "name")
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -107,16 +106,6 @@ def _flow_changes(old: LockFlow, new: LockFlow) -> list[Change]:
     return changes
 
 
-def _schedule_text(deployment: LockDeployment) -> str:
-    schedule = deployment.schedule
-    if schedule is None:
-        return "none"
-    kind = "cron" if schedule.cron is not None else "interval" if schedule.interval is not None else "rrule"
-    zone = f" ({schedule.timezone})" if schedule.timezone else ""
-    value = getattr(schedule, kind)
-    return (f"every {value} s" if kind == "interval" else f"{kind} {value!r}") + zone
-
-
 def _deployment_changes(old: LockDeployment, new: LockDeployment) -> list[Change]:
     name = new.name
     changes = []
@@ -124,7 +113,7 @@ def _deployment_changes(old: LockDeployment, new: LockDeployment) -> list[Change
         before, after = getattr(old, field), getattr(new, field)
         if before != after:
             if field == "schedule":
-                before, after = _schedule_text(old), _schedule_text(new)
+                before, after = (schedule.describe() if schedule else "none" for schedule in (old.schedule, new.schedule))
                 text = f"schedule {before} -> {after}"
             else:
                 text = f"{field} {_short(before)} -> {_short(after)}"

@@ -102,6 +102,14 @@ class LockSchedule(_Model):
     rrule: str | None = None
     timezone: str | None = None
 
+    def describe(self) -> str:
+        """One line for people: `cron '0 2 * * *' (Europe/Berlin)`, `every 300 s`."""
+        if self.interval is not None:
+            text = f"every {self.interval} s"
+        else:
+            text = f"cron {self.cron!r}" if self.cron is not None else f"rrule {self.rrule!r}"
+        return text + (f" ({self.timezone})" if self.timezone else "")
+
 
 class LockDeployment(_Model):
     """A declared deployment (`[tool.orchc.deployments.NAME]`), validated."""
