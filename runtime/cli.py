@@ -28,7 +28,7 @@ from typing import Any
 from pydantic_core import to_json
 
 from compiler.lock.lockfile import LockFlow, LockFlowParam
-from runtime.errors import OrchcRuntimeError, RuntimeUsageError, StaleLockError
+from runtime.errors import OrchcRuntimeError, RuntimeUsageError
 from runtime.params import parse_params
 from runtime.registry import Registry, set_current_registry
 from runtime.task_runners import DASK_ADDRESS_ENV, RAY_ADDRESS_ENV, RUNNER_ENV, RUNNERS
@@ -54,19 +54,18 @@ def build_parser() -> argparse.ArgumentParser:
                         help="a JSON object of parameter values (--param overrides it)")
     parser.add_argument("--engine", choices=ENGINES,
                         help=f"default: ${ENGINE_ENV}, else [tool.orchc] engine, else prefect")
-    parser.add_argument("--project", type=Path, metavar="DIR",
-                        help="the project folder (default: found from the current folder upward)")
     parser.add_argument("--task-runner", choices=RUNNERS,
                         help="the Prefect task runner for this run (default: the lock's, `[tool.orchc] task_runner`)")
     parser.add_argument("--dask-address", metavar="tcp://HOST:PORT",
                         help=f"the Dask scheduler to run on (default: ${DASK_ADDRESS_ENV}, else a local cluster)")
     parser.add_argument("--ray-address", metavar="ADDRESS",
                         help=f"the Ray cluster to run on (default: ${RAY_ADDRESS_ENV}, else a local one)")
-    parser.add_argument("-q", "--quiet", action="store_true", help="log only warnings and errors")
+    _project_option(parser)
     return parser
 
 
 def _project_option(parser: argparse.ArgumentParser) -> None:
+    """`--project` and `-q`, which every command takes."""
     parser.add_argument("--project", type=Path, metavar="DIR",
                         help="the project folder (default: found from the current folder upward)")
     parser.add_argument("-q", "--quiet", action="store_true", help="log only warnings and errors")
@@ -150,7 +149,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         return 0
     flow = registry.flow(args.flow)
     engine = choose_engine(args.engine, registry)
-    refuse_stale(registry, flow.name)
+    registry.refuse_stale(flow.name)
     if engine == "prefect":
         # before any import (the parameters' types import the operations) and before
         # Prefect: a tampered generated module never runs, and refusing needs no server
@@ -188,12 +187,6 @@ def choose_engine(option: str | None, registry: Registry) -> str:
     return "prefect"
 
 
-def refuse_stale(registry: Registry, flow_name: str) -> None:
-    problems = registry.stale_operations(flow_name)
-    if problems:
-        raise StaleLockError(flow_name, problems)
-
-
 def _new_report(engine: str, flow_name: str) -> Any:
     if engine != "local":
         return None
@@ -205,7 +198,7 @@ def _new_report(engine: str, flow_name: str) -> Any:
 def run(engine: str, registry: Registry, flow_name: str, params: dict[str, Any], report: Any = None) -> Any:
     """Run the flow on `engine`; both engines raise FlowFailed when an operation fails.
 
-    The caller has checked the flow's sources (`refuse_stale`) and, for Prefect, its
+    The caller has checked the flow's sources (`Registry.refuse_stale`) and, for Prefect, its
     generated modules (`runtime.trust.check_generated`).
     """
     if engine == "local":

@@ -272,12 +272,14 @@ async def _wait_all(futures: list[Any]) -> None:
 async def _collect_remote_attempts(futures: Mapping[str, Any]) -> None:
     """Bring the attempt records of operations run by the task runner's workers into this
     process, when the runner can (`attempts` of `runtime.dask_support`'s runner)."""
+    remote = [future.task_run_id for future in futures.values() if not _local(future)]
+    if not remote:  # the thread runner's: recorded here already
+        return
     from prefect.context import FlowRunContext
 
-    remote = [future.task_run_id for future in futures.values() if not _local(future)]
     context = FlowRunContext.get()
     collect = getattr(context.task_runner, "attempts", None) if context is not None else None
-    if not remote or collect is None:
+    if collect is None:
         return
     records = await asyncio.to_thread(collect, remote)
     with _attempts_lock:
@@ -310,10 +312,14 @@ async def _fill_from_api(rows: list[dict[str, Any]], futures: Mapping[str, Any])
             await asyncio.sleep(0.1)
     for task_run in recorded:
         row = missing[task_run.id]
-        row["attempts"] = task_run.run_count
-        row["retries"] = max(task_run.run_count - 1, 0)
-        total = task_run.total_run_time.total_seconds() if task_run.total_run_time is not None else None
-        row["duration_s"] = round(total, 3) if total is not None else None
+        row["attempts"], row["duration_s"] = task_run_figures(task_run)
+        row["retries"] = max(row["attempts"] - 1, 0)
+
+
+def task_run_figures(task_run: Any) -> tuple[int, float | None]:
+    """A Prefect task run's attempts and seconds of run time, as the run summary shows them."""
+    total = task_run.total_run_time
+    return task_run.run_count, round(total.total_seconds(), 3) if total is not None else None
 
 
 def _summary_row(name: str, future: Any) -> dict[str, Any]:

@@ -224,14 +224,18 @@ class Registry:
                 problems.append(f"`{op.name}`: its source changed (`{op.file}:{op.line}`)")
         return problems
 
+    def refuse_stale(self, flow_name: str) -> None:
+        """Raise StaleLockError when the flow's operations no longer match their sources."""
+        problems = self.stale_operations(flow_name)
+        if problems:
+            raise StaleLockError(flow_name, problems)
+
     def verify_flow(self, flow_name: str) -> None:
         """Refuse (StaleLockError, UntrustedLockError) a flow whose operations' sources
         or generated module no longer match the lock; once per flow and process."""
         if flow_name in self._verified_flows:
             return
-        problems = self.stale_operations(flow_name)
-        if problems:
-            raise StaleLockError(flow_name, problems)
+        self.refuse_stale(flow_name)
         check_generated(self.root, self.lock, self.flow(flow_name), self.lock_path)
         self._verified_flows.add(flow_name)
 

@@ -15,6 +15,7 @@ from typing import Any
 from runtime.deployments import full_name, require_api, selected
 from runtime.errors import RuntimeUsageError
 from runtime.params import parse_params
+from runtime.prefect_support import task_run_figures
 from runtime.registry import Registry
 
 #: how often `status --wait` asks the server
@@ -109,9 +110,9 @@ def _operations(task_runs: Sequence[Any], operations: Sequence[str]) -> list[dic
                                               "duration_s": None} for name in operations}
     for task_run in sorted(task_runs, key=lambda t: (t.name, str(t.id))):
         name = _operation_of(task_run.name, operations)
-        duration = task_run.total_run_time.total_seconds() if task_run.total_run_time else None
+        attempts, duration = task_run_figures(task_run)
         rows[name] = {"operation": name, "state": task_run.state.name if task_run.state else "Unknown",
-                      "attempts": task_run.run_count, "duration_s": round(duration, 3) if duration is not None else None}
+                      "attempts": attempts, "duration_s": duration}
     order = {name: index for index, name in enumerate(operations)}
     return sorted(rows.values(), key=lambda row: (order.get(row["operation"], len(order)), row["operation"]))
 
