@@ -93,6 +93,11 @@ def artifact_key(flow_name: str) -> str:
     return f"orchc-{key or 'flow'}"
 
 
+#: the name of each generated module's table of its tasks by operation name, which the
+#: runtime reads (no flow function takes it: `flow_entries`)
+TASK_TABLE = "TASKS"
+
+
 def flow_entries(flow_names: list[str] | tuple[str, ...]) -> dict[str, tuple[str, str]]:
     """flow name -> (generated module, function), unique within each module.
 
@@ -104,7 +109,7 @@ def flow_entries(flow_names: list[str] | tuple[str, ...]) -> dict[str, tuple[str
     for name in sorted(flow_names):
         module, function = module_name(top_level(name)), identifier(name)
         candidate, suffix = function, 2
-        while (module, candidate) in taken:
+        while (module, candidate) in taken or candidate == TASK_TABLE:
             candidate, suffix = f"{function}_{suffix}", suffix + 1
         taken.add((module, candidate))
         entries[name] = (module, candidate)

@@ -111,85 +111,36 @@ def kg__schema_task(backend, docs): ...
 def kg__stats_task(ingest, page, backend, docs): ...
 
 
+#: each operation's task by name: the flows of every module look their operations up here
+TASKS = {
+    "kg.backend": kg__backend_task,
+    "kg.config": kg__config_task,
+    "kg.export": kg__export_task,
+    "kg.ingest.links": kg__ingest__links_task,
+    "kg.ingest.people": kg__ingest__people_task,
+    "kg.ingest.projects": kg__ingest__projects_task,
+    "kg.ingest.summary": kg__ingest__summary_task,
+    "kg.load": kg__load_task,
+    "kg.schema": kg__schema_task,
+    "kg.stats": kg__stats_task,
+}
+
+
 @prefect.flow(name="kg", task_runner=runtime.task_runner("thread", max_workers=10))
-@runtime.flow_body("kg", sinks=["kg.stats"], artifact_key="orchc-kg")
 async def kg(
     *, dataset: str = "demo", db_path: str = "kg.sqlite", html_path: str = "kg.html"
 ):
-    config = kg__config_task.submit(
-        dataset=dataset, db_path=db_path, html_path=html_path
+    return await runtime.run_operations(
+        "kg", {"dataset": dataset, "db_path": db_path, "html_path": html_path}
     )
-    backend = kg__backend_task.submit(config=config)
-    load = kg__load_task.submit(settings=config)
-    schema = kg__schema_task.submit(backend=backend, docs=load)
-    ingest__links = kg__ingest__links_task.submit(
-        backend=backend, schema=schema, docs=load
-    )
-    ingest__people = kg__ingest__people_task.submit(
-        backend=backend, schema=schema, docs=load
-    )
-    ingest__projects = kg__ingest__projects_task.submit(
-        backend=backend, schema=schema, docs=load
-    )
-    ingest__summary = kg__ingest__summary_task.submit(
-        people=ingest__people, projects=ingest__projects, links=ingest__links
-    )
-    export = kg__export_task.submit(
-        backend=backend,
-        config=config,
-        wait_for=[ingest__links, ingest__people, ingest__projects, ingest__summary],
-    )
-    stats = kg__stats_task.submit(
-        ingest=ingest__summary, page=export, backend=backend, docs=load
-    )
-    return {
-        "kg.config": config,
-        "kg.backend": backend,
-        "kg.load": load,
-        "kg.schema": schema,
-        "kg.ingest.links": ingest__links,
-        "kg.ingest.people": ingest__people,
-        "kg.ingest.projects": ingest__projects,
-        "kg.ingest.summary": ingest__summary,
-        "kg.export": export,
-        "kg.stats": stats,
-    }
 
 
 @prefect.flow(
     name="kg.ingest", task_runner=runtime.task_runner("thread", max_workers=8)
 )
-@runtime.flow_body(
-    "kg.ingest", sinks=["kg.ingest.summary"], artifact_key="orchc-kg-ingest"
-)
 async def kg__ingest(
     *, dataset: str = "demo", db_path: str = "kg.sqlite", html_path: str = "kg.html"
 ):
-    kg__config = kg__config_task.submit(
-        dataset=dataset, db_path=db_path, html_path=html_path
+    return await runtime.run_operations(
+        "kg.ingest", {"dataset": dataset, "db_path": db_path, "html_path": html_path}
     )
-    kg__backend = kg__backend_task.submit(config=kg__config)
-    kg__load = kg__load_task.submit(settings=kg__config)
-    kg__schema = kg__schema_task.submit(backend=kg__backend, docs=kg__load)
-    links = kg__ingest__links_task.submit(
-        backend=kg__backend, schema=kg__schema, docs=kg__load
-    )
-    people = kg__ingest__people_task.submit(
-        backend=kg__backend, schema=kg__schema, docs=kg__load
-    )
-    projects = kg__ingest__projects_task.submit(
-        backend=kg__backend, schema=kg__schema, docs=kg__load
-    )
-    summary = kg__ingest__summary_task.submit(
-        people=people, projects=projects, links=links
-    )
-    return {
-        "kg.config": kg__config,
-        "kg.backend": kg__backend,
-        "kg.load": kg__load,
-        "kg.schema": kg__schema,
-        "kg.ingest.links": links,
-        "kg.ingest.people": people,
-        "kg.ingest.projects": projects,
-        "kg.ingest.summary": summary,
-    }

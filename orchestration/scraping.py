@@ -67,50 +67,33 @@ def scraping__report_task(ranking, unique, report_path): ...
 async def scraping__stepstone__fetch_task(keywords): ...
 
 
+#: each operation's task by name: the flows of every module look their operations up here
+TASKS = {
+    "scraping.dedupe": scraping__dedupe_task,
+    "scraping.linkedin.fetch": scraping__linkedin__fetch_task,
+    "scraping.merge": scraping__merge_task,
+    "scraping.rank": scraping__rank_task,
+    "scraping.report": scraping__report_task,
+    "scraping.stepstone.fetch": scraping__stepstone__fetch_task,
+}
+
+
 @prefect.flow(name="scraping", task_runner=runtime.task_runner("thread", max_workers=6))
-@runtime.flow_body("scraping", sinks=["scraping.report"], artifact_key="orchc-scraping")
 async def scraping(*, keywords: str, report_path: str = "jobs_report.md", top: int = 5):
-    linkedin__fetch = scraping__linkedin__fetch_task.submit(keywords=keywords)
-    stepstone__fetch = scraping__stepstone__fetch_task.submit(keywords=keywords)
-    merge = scraping__merge_task.submit(
-        stepstone=stepstone__fetch, linkedin=linkedin__fetch
+    return await runtime.run_operations(
+        "scraping", {"keywords": keywords, "report_path": report_path, "top": top}
     )
-    dedupe = scraping__dedupe_task.submit(pool=merge)
-    rank = scraping__rank_task.submit(jobs=dedupe, keywords=keywords, top=top)
-    report = scraping__report_task.submit(
-        ranking=rank, unique=dedupe, report_path=report_path
-    )
-    return {
-        "scraping.linkedin.fetch": linkedin__fetch,
-        "scraping.stepstone.fetch": stepstone__fetch,
-        "scraping.merge": merge,
-        "scraping.dedupe": dedupe,
-        "scraping.rank": rank,
-        "scraping.report": report,
-    }
 
 
 @prefect.flow(
     name="scraping.linkedin", task_runner=runtime.task_runner("thread", max_workers=1)
 )
-@runtime.flow_body(
-    "scraping.linkedin",
-    sinks=["scraping.linkedin.fetch"],
-    artifact_key="orchc-scraping-linkedin",
-)
 async def scraping__linkedin(*, keywords: str):
-    fetch = scraping__linkedin__fetch_task.submit(keywords=keywords)
-    return {"scraping.linkedin.fetch": fetch}
+    return await runtime.run_operations("scraping.linkedin", {"keywords": keywords})
 
 
 @prefect.flow(
     name="scraping.stepstone", task_runner=runtime.task_runner("thread", max_workers=1)
 )
-@runtime.flow_body(
-    "scraping.stepstone",
-    sinks=["scraping.stepstone.fetch"],
-    artifact_key="orchc-scraping-stepstone",
-)
 async def scraping__stepstone(*, keywords: str):
-    fetch = scraping__stepstone__fetch_task.submit(keywords=keywords)
-    return {"scraping.stepstone.fetch": fetch}
+    return await runtime.run_operations("scraping.stepstone", {"keywords": keywords})

@@ -64,18 +64,18 @@ def tickets__route_task(classified): ...
 def tickets__store_task(batch, db_path): ...
 
 
+#: each operation's task by name: the flows of every module look their operations up here
+TASKS = {
+    "tickets.classify": tickets__classify_task,
+    "tickets.fetch": tickets__fetch_task,
+    "tickets.migrate": tickets__migrate_task,
+    "tickets.route": tickets__route_task,
+    "tickets.store": tickets__store_task,
+}
+
+
 @prefect.flow(name="tickets", task_runner=runtime.task_runner("thread", max_workers=5))
-@runtime.flow_body("tickets", sinks=["tickets.store"], artifact_key="orchc-tickets")
 async def tickets(*, db_path: str = "tickets.sqlite", mailbox: str = "support"):
-    fetch = tickets__fetch_task.submit(mailbox=mailbox)
-    classify = tickets__classify_task.submit(inbox=fetch)
-    migrate = tickets__migrate_task.submit(db_path=db_path)
-    route = tickets__route_task.submit(classified=classify)
-    store = tickets__store_task.submit(batch=route, db_path=db_path, wait_for=[migrate])
-    return {
-        "tickets.fetch": fetch,
-        "tickets.classify": classify,
-        "tickets.migrate": migrate,
-        "tickets.route": route,
-        "tickets.store": store,
-    }
+    return await runtime.run_operations(
+        "tickets", {"db_path": db_path, "mailbox": mailbox}
+    )

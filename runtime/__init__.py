@@ -10,28 +10,33 @@ code uses only when it is first used: the compiler reads the contract without it
 from runtime.operation import OperationInfo, operation, operation_info
 
 #: the names generated modules use, as `runtime.NAME`
-GENERATED_CODE_NAMES = ("UNSET", "cache_policy", "flow_body", "task_body", "task_runner")
+GENERATED_CODE_NAMES = ("UNSET", "cache_policy", "run_operations", "task_body", "task_runner")
 
 __all__ = [
     "GENERATED_CODE_NAMES",
     "OperationInfo",
     "UNSET",
     "cache_policy",
-    "flow_body",
     "operation",
     "operation_info",
+    "run_operations",
     "task_body",
     "task_runner",
 ]
 
 
 def __getattr__(name: str):
-    """The names generated code uses (`runtime.prefect_support`, `runtime.task_runners`),
+    """The names generated code uses (`runtime.prefect_support`, `runtime.prefect_flows`,
+    `runtime.task_runners`),
     loaded on first use."""
     if name == "task_runner":
         from runtime import task_runners
 
         return task_runners.task_runner
+    if name == "run_operations":
+        from runtime import prefect_flows
+
+        return prefect_flows.run_operations
     if name in GENERATED_CODE_NAMES:
         from runtime import prefect_support
 

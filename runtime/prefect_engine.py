@@ -14,13 +14,14 @@ import asyncio
 import importlib
 import os
 from collections.abc import Iterator
+from pathlib import PurePosixPath
 from types import ModuleType
 from typing import Any
 
 from compiler.lock.lockfile import LockFlow
 from runtime.errors import EnvironmentFailure, OrchcRuntimeError, describe_exception
 from runtime.registry import Registry, set_current_registry
-from runtime.trust import check_module_file, generated_paths
+from runtime.trust import check_module_file
 
 #: how Prefect's errors start (3.9.1: `client/orchestration/__init__.py` and `server/api/server.py`
 #: raise RuntimeError, ValueError for a missing API URL with the temporary server disabled)
@@ -58,13 +59,19 @@ def run_flow(registry: Registry, flow_name: str, params: dict[str, Any]) -> Any:
 
 def import_generated(registry: Registry, flow: LockFlow) -> ModuleType:
     """The flow's generated module, refused when it (or its package) is not the project's file."""
+    return import_module(registry, flow.module)
+
+
+def import_module(registry: Registry, module: str) -> ModuleType:
+    """Generated module `module`, refused when it (or its package) is not the project's
+    file; the caller has checked the files' hashes (`runtime.trust.check_generated`)."""
     package = registry.lock.project.package
-    init_path, module_path = generated_paths(registry.lock, flow)
-    module = importlib.import_module(f"{package}.{flow.module}")
-    what = f"flow `{flow.name}`"
-    check_module_file(importlib.import_module(package), registry.root / init_path, what)
-    check_module_file(module, registry.root / module_path, what)
-    return module
+    out = PurePosixPath(registry.lock.project.out)
+    imported = importlib.import_module(f"{package}.{module}")
+    what = f"generated module `{module}`"
+    check_module_file(importlib.import_module(package), registry.root / out / "__init__.py", what)
+    check_module_file(imported, registry.root / out / f"{module}.py", what)
+    return imported
 
 
 # -- environment failures ----------------------------------------------------------------------

@@ -15,7 +15,7 @@ from typing import Any
 from runtime.deployments import full_name, require_api, selected
 from runtime.errors import RuntimeUsageError
 from runtime.params import parse_params
-from runtime.prefect_support import task_run_figures
+from runtime.prefect_flows import task_run_figures
 from runtime.registry import Registry
 
 #: how often `status --wait` asks the server

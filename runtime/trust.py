@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from types import ModuleType
 
+from compiler import naming
 from compiler.discover import module_name
 from compiler.lock.hashes import sha256
 from compiler.lock.lockfile import LockFile, LockFlow, LockOperation, LockProject
@@ -146,10 +147,12 @@ def _flow_problems(flow: LockFlow, operations: set[str]) -> Iterator[str]:
 # -- generated modules ------------------------------------------------------------------------
 
 
-def generated_paths(lock: LockFile, flow: LockFlow) -> tuple[str, str]:
-    """The project-relative paths of the generated modules running `flow` imports."""
+def generated_paths(lock: LockFile, flow: LockFlow) -> tuple[str, ...]:
+    """The project-relative paths of the generated modules running `flow` imports: the
+    package's `__init__.py`, the flow's module, then those holding its operations' tasks."""
     out = PurePosixPath(lock.project.out)
-    return (out / "__init__.py").as_posix(), (out / f"{flow.module}.py").as_posix()
+    modules = [flow.module, *sorted({naming.module_name(naming.top_level(op)) for op in flow.operations} - {flow.module})]
+    return ((out / "__init__.py").as_posix(), *((out / f"{module}.py").as_posix() for module in modules))
 
 
 def check_generated(root: Path, lock: LockFile, flow: LockFlow, lock_path: Path) -> None:

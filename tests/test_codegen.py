@@ -43,20 +43,35 @@ def test_tasks_reach_user_code_only_through_the_runtime():
     imports = [node for node in ast.parse(text).body if isinstance(node, (ast.Import, ast.ImportFrom))]
     modules = sorted((node.module or "") if isinstance(node, ast.ImportFrom) else node.names[0].name
                      for node in imports)
-    assert modules == ["common", "prefect", "prefect.cache_policies", "runtime"]
+    assert modules == ["prefect", "prefect.cache_policies", "runtime"]  # never another generated module
     assert "userops" not in text
 
 
 def test_flow_shape():
     text = _modules(sample_lock())["gen/etl.py"]
-    assert "from .common import common__setup_task" in text  # cross-group task, defined once
+    assert "common__setup_task" not in text  # a cross-group task is defined, and listed, in its own module only
     assert text.count("def etl__extract__orders_task(") == 1
+    assert '    "etl.extract.orders": etl__extract__orders_task,\n' in text  # the module's task table
     assert "async def etl(*, day: str, db=runtime.UNSET, limit: int = 10):" in text
     assert 'task_runner=runtime.task_runner("thread", max_workers=6)' in text
-    assert "wait_for=[common__setup]" in text  # depends_on a group
+    assert 'return await runtime.run_operations("etl", {"day": day, "db": db, "limit": limit})' in text
     assert 'executor="process"' in text
     assert 'runtime.cache_policy(\n        "etl.transform"' in text
     assert "async def etl__transform_task(orders, users)" in text
+    assert "TASKS = {\"common.setup\": common__setup_task}" in _modules(sample_lock())["gen/common.py"]
+
+
+def test_generated_code_is_linear_in_members():
+    """A flow's body does not list its members: nesting groups adds a flow of a few lines each."""
+    ops = [op(f"g.{'.'.join(f's{d}' for d in range(depth))}.op".replace("..", ".")) for depth in range(1, 9)]
+    groups = sorted({o.name.rsplit(".", 1)[0] for o in ops})
+    flows = [{"name": g, "operations": [o.name for o in ops if o.name.startswith(g + ".")],
+              "sinks": [o.name for o in ops if o.name.startswith(g + ".")][-1:]} for g in groups]
+    text = _modules(lock(ops, [], flows))["gen/g.py"]
+    assert text.count("run_operations(") == len(flows)
+    for flow in flows:
+        body = text.split(f"name={flow['name']!r}".replace("'", '"'), 1)[1].split("\n\n\n", 1)[0]
+        assert body.count("\n") <= 6, body
 
 
 def _changed_lines(before: str, after: str) -> list[str]:
@@ -106,7 +121,8 @@ def test_names_that_shadow_imports_and_each_other_still_compile():
         tree = ast.parse(text)
         compile(tree, path, "exec")
     text = _modules(lock(ops, edges, flows))["gen/runtime.py"]
-    assert "runtime_task_.submit(runtime, prefect, wait_for)" in text  # positional: no clash with submit's wait_for
+    # the parameters shadow the imports inside the flow's body, so the imports are aliased
+    assert 'await runtime_.run_operations(\n        "runtime", {"runtime": runtime, "prefect": prefect, "wait_for": wait_for}' in text
 
 
 # -- hostile text ---------------------------------------------------------------------
@@ -130,12 +146,13 @@ def test_hostile_text_cannot_inject_code(description, tags, default, annotation,
     text = _modules(the_lock)["gen/h.py"]
     tree = ast.parse(text)
     kinds = [type(node).__name__ for node in tree.body]
-    assert kinds == ["Import", "ImportFrom", "Import", "FunctionDef", "AsyncFunctionDef", "AsyncFunctionDef"]
-    task_a, task_b, flow = tree.body[3:]
+    assert kinds == ["Import", "ImportFrom", "Import", "FunctionDef", "AsyncFunctionDef", "Assign", "AsyncFunctionDef"]
+    task_a, task_b, table, flow = tree.body[3:]
+    assert ast.unparse(table) == "TASKS = {'h.a': h__a_task, 'h.b': h__b_task}"
     for task in (task_a, task_b):
         assert [ast.dump(s) for s in task.body] == [ast.dump(ast.Expr(ast.Constant(Ellipsis)))]
         assert len(task.decorator_list) == 2
-    assert [type(s).__name__ for s in flow.body] == ["Assign", "Assign", "Return"]
+    assert ast.unparse(flow.body) == "return await runtime.run_operations('h', {'x': x, 'y': y})"
     assert [arg.arg for arg in flow.args.kwonlyargs] == ["x", "y"]
     first_task = tree.body[3].decorator_list[0]
     keywords = {kw.arg: kw.value for kw in first_task.keywords}

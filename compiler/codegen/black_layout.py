@@ -140,11 +140,14 @@ def _layout(indent: str, head: str, args: list[str], tail: str, collection: bool
        display (`Display`) explodes the same way, anything else is None.
     A lone argument goes to a line of its own when it holds no brackets and that line
     fits; any other lone argument, and an overlong first line, are None: black treats
-    them specially.
+    them specially, except an assignment's (`name = call(`), which black wraps in
+    parentheses when all the lines that makes fit (`_parenthesized`).
     """
     one = indent + head + ", ".join(args) + tail
     if len(one) <= LINE_LENGTH:
         return [one]
+    if len(indent + head) > LINE_LENGTH and (assignment := _ASSIGNMENT.match(head)):
+        return _parenthesized(indent, assignment, args, tail, collection)
     if not args or len(indent + head) > LINE_LENGTH or len(indent + tail) > LINE_LENGTH:
         return None
     inner = indent + "    "
@@ -171,6 +174,22 @@ def _layout(indent: str, head: str, args: list[str], tail: str, collection: bool
         lines.append(line)
     lines.append(indent + tail)
     return lines
+
+
+#: `name = rest`: an assignment whose right-hand side black may wrap in parentheses
+_ASSIGNMENT = re.compile(r"([A-Za-z_][A-Za-z_0-9]*) = (?=[A-Za-z_])(.*)")
+
+
+def _parenthesized(indent: str, assignment: re.Match, args: list[str], tail: str,
+                   collection: bool) -> list[str] | None:
+    """`name = (` / the call one level deeper / `)`: black's second opinion when the first
+    line of the plain split (`name = call(`) is too long, taken only when every line of
+    it fits; otherwise black keeps the overlong line, which is None here."""
+    target, head = assignment.groups()
+    inner = _layout(indent + "    ", head, args, tail, collection)
+    if inner is None or any(len(line) > LINE_LENGTH for line in inner):
+        return None
+    return [f"{indent}{target} = (", *inner, indent + ")"]
 
 
 def raw_text(pieces: list[Piece]) -> str:

@@ -2,8 +2,11 @@
 
 A pure function of the lock (never the graph, never `lock.generated`). One module per
 top-level group plus the package's `__init__.py`. Every operation becomes one task, defined
-in the module of its own top-level group; every flow becomes an async `@flow` that submits
-its members in topological order, passing upstream futures as arguments.
+in the module of its own top-level group and listed in that module's task table
+(`naming.TASK_TABLE`); every flow becomes an async `@flow` whose body hands its parameters
+to `runtime.run_operations`, which reads the flow's operations and edges from the lock.
+So the generated code grows with operations and parameters, never with flows × members,
+and no generated module imports another.
 
 User text (names, descriptions, tags, defaults) only ever reaches the output through
 `repr()` of a checked value or `ast.unparse` of a checked annotation, and every module is
@@ -32,7 +35,6 @@ from compiler.codegen.black_layout import (
     raw_text,
     string_literal,
 )
-from compiler.link.toposort import lexicographic_order
 from compiler.lock.lockfile import LockFile, LockFlow, LockFlowParam, LockOperation
 from runtime import GENERATED_CODE_NAMES
 
@@ -42,8 +44,6 @@ HEADER = (
 )
 #: module-level names every generated module imports (aliased when a flow takes the name)
 _IMPORTS = ("prefect", "runtime", "NO_CACHE")
-#: names `Task.submit` takes for itself: parameters called so are passed positionally
-_SUBMIT_KEYWORDS = frozenset({"wait_for", "return_state"})
 #: names an annotation may use to be written into generated code
 _BUILTIN_TYPES = frozenset(
     {"bool", "bytes", "complex", "dict", "float", "frozenset", "int", "list", "object",
@@ -107,21 +107,6 @@ def _identifier(name: str) -> str:
     if not name.isidentifier() or keyword.iskeyword(name):
         raise _internal(f"`{name!r}` is not a usable Python identifier")
     return name
-
-
-def _cyclic_imports(imports: dict[str, set[str]]) -> frozenset[tuple[str, str]]:
-    """The (importer, imported) pairs of `imports` that lie on a cycle: both ends in one
-    strongly connected component. networkx is loaded only when there is a cycle, as the
-    linker does: most projects' modules never import each other both ways."""
-    edges = sorted((importer, imported) for importer, targets in imports.items() for imported in targets)
-    nodes = sorted({*imports, *(imported for _, imported in edges)})
-    if lexicographic_order(nodes, edges) is not None:
-        return frozenset()
-    import networkx as nx
-
-    component = {node: index for index, members in enumerate(nx.strongly_connected_components(nx.DiGraph(edges)))
-                 for node in members}
-    return frozenset(edge for edge in edges if component[edge[0]] == component[edge[1]])
 
 
 def _unique(base: str, taken: set[str], reserved: frozenset[str] = frozenset()) -> str:
@@ -201,12 +186,6 @@ def _package_text(lock: LockFile) -> str:
     return HEADER + '"""The Prefect flows orchc generated from the lock: one module per top-level group."""\n'
 
 
-def _local_name(op: str, flow: str) -> str:
-    """The variable holding `op`'s future in `flow`: its path inside the flow's group."""
-    inside = naming.in_scope(op, flow) and op != flow
-    return naming.identifier(op[len(flow) + 1 :] if inside else op)
-
-
 # -- naming plan ------------------------------------------------------------------------
 
 
@@ -223,12 +202,8 @@ class _Plan:
             _identifier(module)
         functions = {_identifier(flow.function) for flow in lock.flows}
         params = {p.name for op in lock.operations for p in op.params}
-        taken = functions | params | set(_IMPORTS)
+        taken = functions | params | set(_IMPORTS) | {naming.TASK_TABLE}
         self.task = {name: _unique(_identifier(naming.identifier(name)) + "_task", taken) for name in sorted(self.ops)}
-        #: the name each module has where another imports it as a module (`cyclic`)
-        self.module_alias = {module: _unique(module + "_module", taken) for module in sorted(self.modules)}
-        #: what no local variable of a flow may be called
-        self.task_names = frozenset(self.task.values()) | frozenset(self.module_alias.values())
         #: per module, its tasks (by operation name) and its flows, sorted by name
         self.module_tasks: dict[str, list[str]] = defaultdict(list)
         for name in sorted(self.ops):
@@ -236,27 +211,11 @@ class _Plan:
         self.module_flows: dict[str, list[LockFlow]] = defaultdict(list)
         for flow in sorted(lock.flows, key=lambda f: f.name):
             self.module_flows[flow.module].append(flow)
-        #: per module, the modules whose tasks its flows submit
-        self.imports: dict[str, set[str]] = defaultdict(set)
-        for flow in lock.flows:
-            self.imports[flow.module].update(self.op_module[op] for op in flow.operations)
-            self.imports[flow.module].discard(flow.module)
-        #: (importer, imported) pairs on an import cycle: there the importer's flows import
-        #: the module when they run, as `from .m import task` at the top would find `m`
-        #: half-initialised (and a cycle of many modules would nest their imports deeply)
-        self.cyclic = _cyclic_imports(self.imports)
-        #: per consumer: {parameter: source} for data edges, the sources of ordering edges
-        self.inputs: dict[str, dict[str, str]] = defaultdict(dict)
-        self.orders: dict[str, set[str]] = defaultdict(set)
-        for edge in lock.edges:
-            if edge.param is None:
-                self.orders[edge.target].add(edge.source)
-            else:
-                self.inputs[edge.target][edge.param] = edge.source
-
     def aliases(self, module: str) -> dict[str, str]:
-        """The local name of each import in `module` (itself unless a flow took it)."""
-        taken = {flow.function for flow in self.module_flows[module]}
+        """The local name of each import in `module`: itself unless a flow or a flow's
+        parameter (which the flow's body sees instead) took it."""
+        flows = self.module_flows[module]
+        taken = {flow.function for flow in flows} | {param.name for flow in flows for param in flow.params}
         return {name: _unique(name, taken) for name in _IMPORTS}
 
 
@@ -271,8 +230,9 @@ class _ModuleWriter:
         self.tasks = plan.module_tasks[module]
 
     def pieces(self) -> list[Piece]:
-        """The module's top-level statements: imports, then tasks, then flows."""
-        return [self._imports(), *map(self._task, self.tasks), *map(self._flow, self.flows)]
+        """The module's top-level statements: imports, tasks, their table, then flows."""
+        table = [self._task_table()] if self.tasks else []
+        return [self._imports(), *map(self._task, self.tasks), *table, *map(self._flow, self.flows)]
 
     def text(self) -> str:
         """The module's source before formatting."""
@@ -294,24 +254,7 @@ class _ModuleWriter:
         piece.line(self._import("NO_CACHE", "from prefect.cache_policies import NO_CACHE"))
         piece.line("")
         piece.line(self._import("runtime", "import runtime"))
-        imported: dict[str, set[str]] = defaultdict(set)
-        for flow in self.flows:
-            for op in flow.operations:
-                if self.plan.op_module[op] != self.module:
-                    imported[self.plan.op_module[op]].add(self.plan.task[op])
-        if any((self.module, module) not in self.plan.cyclic for module in imported):
-            piece.line("")
-        for module in sorted(imported):
-            if (self.module, module) not in self.plan.cyclic:  # those are imported by the flows
-                piece.line(f"from .{module} import {', '.join(sorted(imported[module]))}")
         return piece
-
-    def _task_ref(self, op: str) -> str:
-        """How a flow of this module names operation `op`'s task."""
-        module = self.plan.op_module[op]
-        if (self.module, module) in self.plan.cyclic:
-            return f"{self.plan.module_alias[module]}.{self.plan.task[op]}"
-        return self.plan.task[op]
 
     def _import(self, name: str, statement: str) -> str:
         alias = self.alias[name]
@@ -360,36 +303,27 @@ class _ModuleWriter:
 
     # -- flows
 
+    def _task_table(self) -> Piece:
+        piece = Piece()
+        piece.line("#: each operation's task by name: the flows of every module look their operations up here")
+        entries = [f"{string_literal(name, piece)}: {self.plan.task[name]}" for name in self.tasks]
+        piece.call("", f"{naming.TASK_TABLE} = {{", entries, "}", collection=True)
+        return piece
+
     def _flow(self, flow: LockFlow) -> Piece:
         piece = Piece()
-        members = [m for m in flow.operations if m in self.plan.ops]
-        if len(members) != len(flow.operations) or not members:
+        if not flow.operations or any(m not in self.plan.ops for m in flow.operations):
             raise _internal(f"flow `{flow.name}` names operations missing from the lock")
-        params = {p.name: p for p in flow.params}
-        #: (parameter, consumer) pairs: a set, as a big flow's parameter has many consumers
-        takes = {(param.name, consumer) for param in params.values() for consumer in param.consumers}
-        taken = set(params)
-        local = {op: _unique(_local_name(op, flow.name), taken, self.plan.task_names) for op in members}
-        position = {op: index for index, op in enumerate(members)}
         kind = string_literal(self.plan.task_runner, piece)
-        runner = f"{self._runtime('task_runner')}({kind}, max_workers={len(members)})"
+        runner = f"{self._runtime('task_runner')}({kind}, max_workers={len(flow.operations)})"
         name = string_literal(flow.name, piece)
-        sinks = Display("sinks=[", [string_literal(sink, piece) for sink in flow.sinks], "]")
         piece.call("", f"@{self.alias['prefect']}.flow(", [f"name={name}", f"task_runner={runner}"], ")")
-        piece.call("", f"@{self._runtime('flow_body')}(",
-                   [name, sinks, f"artifact_key={string_literal(naming.artifact_key(flow.name), piece)}"], ")")
         signature = [self._flow_param(p, piece) for p in flow.params]
         function = _identifier(flow.function)
         piece.call("", f"async def {function}(", ["*", *signature] if signature else [], "):")
-        cyclic = sorted({module for op in members if (self.module, module := self.plan.op_module[op]) in self.plan.cyclic})
-        for module in cyclic:  # imported when the flow runs: at import time a cycle of many recurses
-            piece.line(f"    from . import {module} as {self.plan.module_alias[module]}")
-        if cyclic:
-            piece.line("")  # black's blank line after imports
-        for op in members:
-            self._submit(piece, op, local, takes, position)
-        returned = [f"{string_literal(op, piece)}: {local[op]}" for op in members]
-        piece.call("    ", "return {", returned, "}", collection=True)
+        values = [f"{string_literal(p.name, piece)}: {_identifier(p.name)}" for p in flow.params]
+        parameters = Display("{", values, "}")
+        piece.call("    ", f"return await {self._runtime('run_operations')}(", [name, parameters], ")")
         return piece
 
     def _flow_param(self, param: LockFlowParam, piece: Piece) -> str:
@@ -402,34 +336,3 @@ class _ModuleWriter:
             return text
         default = code_literal(default, piece) if default is not None else self._runtime("UNSET")
         return text + (f" = {default}" if annotation else f"={default}")
-
-    def _submit(self, piece: Piece, name: str, local: dict[str, str], takes: set[tuple[str, str]],
-                position: dict[str, int]) -> None:
-        op = self.plan.ops[name]
-        data = self.plan.inputs.get(name, {})
-        args = []
-        for param in op.params:
-            source = data.get(param.name)
-            if source is not None:
-                args.append((param.name, local[source]))
-            elif (param.name, name) in takes:
-                args.append((param.name, param.name))
-        positional = len(args) == len(op.params) and any(p in _SUBMIT_KEYWORDS for p, _ in args)
-        texts = [value if positional else f"{p}={value}" for p, value in args]
-        upstream = self._ordering(name, local, position)
-        if upstream:
-            texts.append(Display("wait_for=[", upstream, "]"))
-        piece.call("    ", f"{local[name]} = {self._task_ref(name)}.submit(", texts, ")")
-
-    def _ordering(self, name: str, local: dict[str, str], position: dict[str, int]) -> list[str]:
-        """The futures `name` waits for without taking data (`depends_on` edges), in flow
-        order: each member that is a source or lies in a source group."""
-        sources = self.plan.orders.get(name)
-        if not sources:
-            return []
-        groups = [s for s in sources if s not in self.plan.ops]
-        # without a group source only the sources can qualify: no need to scan the whole flow
-        candidates = local if groups else sorted(sources & local.keys(), key=position.__getitem__)
-        waits = [op for op in candidates
-                 if op != name and (op in sources or any(naming.in_scope(op, g) for g in groups))]
-        return [local[op] for op in waits]

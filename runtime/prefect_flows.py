@@ -1,0 +1,273 @@
+"""Running a generated flow's operations as Prefect tasks, and ending the run.
+
+A generated flow body is one call, `run_operations(flow_name, parameters)`: the wiring
+comes from the lock (each edge once), the tasks from the generated modules' task tables,
+so the generated code grows with operations and parameters, not with flows × members.
+
+Each operation is submitted once everything it waits for has finished, with the finished
+upstream futures as its arguments (Prefect records them as the task run's inputs, so the
+UI draws the graph). A future handed on finished costs Prefect nothing to inspect; handed
+on unfinished, Prefect reads its state from the API for every consumer, and a waiting
+task holds a thread. An operation whose upstream failed is never submitted: the summary
+and `FlowFailed` list it as skipped. The run ends as `flow_body` did before: the summary
+artifact, then `FlowFailed` naming the failed operations, else the sinks' results.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from compiler import naming
+from compiler.lock.lockfile import LockFile
+from runtime.errors import FlowFailed, describe_exception
+from runtime.prefect_support import _attempts, _attempts_lock
+
+
+@dataclass(frozen=True)
+class FlowPlan:
+    """What a flow submits, read from the lock once per lock and flow."""
+
+    name: str
+    #: the flow's operations in the lock's (topological) order
+    members: tuple[str, ...]
+    sinks: tuple[str, ...]
+    #: per operation: (parameter, upstream operation) of its data inputs
+    inputs: Mapping[str, tuple[tuple[str, str], ...]]
+    #: per operation: the members it waits for without taking data (`depends_on`), in flow order
+    waits: Mapping[str, tuple[str, ...]]
+    #: per operation: the flow parameters it takes (same name as its own parameter)
+    takes: Mapping[str, tuple[str, ...]]
+    #: per operation: the members consuming it, as data or in order
+    dependents: Mapping[str, tuple[str, ...]]
+
+
+#: (id of the lock, flow name) -> (the lock, its plan): a run reads each flow's plan once
+_plans: dict[tuple[int, str], tuple[LockFile, FlowPlan]] = {}
+
+
+def flow_plan(lock: LockFile, flow_name: str) -> FlowPlan:
+    """`flow_name`'s plan in `lock`, remembered while the lock lives."""
+    known = _plans.get((id(lock), flow_name))
+    if known is not None and known[0] is lock:
+        return known[1]
+    plan = _plan(lock, flow_name)
+    if len(_plans) >= 64:  # a long-lived process reloading locks keeps only recent ones
+        _plans.clear()
+    _plans[id(lock), flow_name] = (lock, plan)
+    return plan
+
+
+def _plan(lock: LockFile, flow_name: str) -> FlowPlan:
+    flow = lock.flow(flow_name)
+    members = tuple(flow.operations)
+    inside = set(members)
+    position = {op: index for index, op in enumerate(members)}
+    inputs: dict[str, list[tuple[str, str]]] = {op: [] for op in members}
+    orders: dict[str, set[str]] = {op: set() for op in members}
+    for edge in lock.edges:
+        if edge.target not in inside:
+            continue
+        if edge.param is not None:
+            inputs[edge.target].append((edge.param, edge.source))
+        else:
+            orders[edge.target].add(edge.source)
+    waits = {op: _waits(op, sources, members, position) for op, sources in orders.items()}
+    takes: dict[str, list[str]] = {op: [] for op in members}
+    for param in flow.params:
+        for consumer in param.consumers:
+            if consumer in inside:
+                takes[consumer].append(param.name)
+    dependents: dict[str, list[str]] = {op: [] for op in members}
+    for op in members:
+        for upstream in sorted({source for _, source in inputs[op]} | set(waits[op]), key=position.__getitem__):
+            dependents[upstream].append(op)
+    return FlowPlan(
+        name=flow.name, members=members, sinks=tuple(flow.sinks),
+        inputs={op: tuple(pairs) for op, pairs in inputs.items()},
+        waits=waits, takes={op: tuple(names) for op, names in takes.items()},
+        dependents={op: tuple(names) for op, names in dependents.items()},
+    )
+
+
+def _waits(op: str, sources: set[str], members: tuple[str, ...], position: Mapping[str, int]) -> tuple[str, ...]:
+    """The members `op` waits for through `depends_on`: each source operation, and each
+    member inside a source group."""
+    if not sources:
+        return ()
+    groups = [source for source in sources if source not in position]
+    return tuple(member for member in members if member != op and (
+        member in sources or any(naming.in_scope(member, group) for group in groups)))
+
+
+def _local(future: Any) -> bool:
+    """Whether `future` is the thread runner's (its task ran in this process)."""
+    import concurrent.futures
+
+    return isinstance(future.wrapped_future, concurrent.futures.Future)
+
+
+def _tasks(registry: Any, members: tuple[str, ...]) -> dict[str, Any]:
+    """Each member's Prefect task, from the task table of its generated module."""
+    from runtime.prefect_engine import import_module
+
+    tables: dict[str, Mapping[str, Any]] = {}
+    tasks = {}
+    for op in members:
+        module = naming.module_name(naming.top_level(op))
+        if module not in tables:
+            tables[module] = getattr(import_module(registry, module), naming.TASK_TABLE)
+        tasks[op] = tables[module][op]
+    return tasks
+
+
+async def run_operations(flow_name: str, parameters: Mapping[str, Any]) -> Any:
+    """Run flow `flow_name`'s operations with the flow's `parameters`; what a generated
+    flow body returns."""
+    from runtime.registry import current_registry
+
+    registry = current_registry()
+    if registry.implicit:  # a deployment's run: refuse when the project is not the lock's
+        registry.verify_flow(flow_name)
+    plan = flow_plan(registry.lock, flow_name)
+    futures = await _submit_when_ready(plan, _tasks(registry, plan.members), parameters)
+    return await _finish(plan, futures)
+
+
+async def _submit_when_ready(plan: FlowPlan, tasks: Mapping[str, Any], parameters: Mapping[str, Any]) -> dict[str, Any]:
+    """Every operation submitted once its upstream has finished; the futures of those that
+    ran, each finished. An operation downstream of a failure is never submitted."""
+    loop = asyncio.get_running_loop()
+    finished: asyncio.Queue[str] = asyncio.Queue()
+    waiting = {op: len(set(dict(plan.inputs[op]).values()) | set(plan.waits[op])) for op in plan.members}
+    futures: dict[str, Any] = {}
+
+    def submit(op: str) -> None:
+        arguments = {param: futures[source] for param, source in plan.inputs[op]}
+        arguments.update((name, parameters[name]) for name in plan.takes[op])
+        waits = [futures[source] for source in plan.waits[op]]
+        future = tasks[op].submit(**arguments, wait_for=waits) if waits else tasks[op].submit(**arguments)
+        futures[op] = future
+        future.add_done_callback(lambda _: loop.call_soon_threadsafe(finished.put_nowait, op))
+
+    running = 0
+    for op in plan.members:
+        if waiting[op] == 0:
+            submit(op)
+            running += 1
+    while running:
+        op = await finished.get()
+        running -= 1
+        future = futures[op]
+        await asyncio.to_thread(future.wait) if not _local(future) else future.wait()
+        if not future.state.is_completed():
+            continue  # its dependents never become ready: skipped
+        for dependent in plan.dependents[op]:
+            waiting[dependent] -= 1
+            if waiting[dependent] == 0:
+                submit(dependent)
+                running += 1
+    return futures
+
+
+# -- the end of a run -------------------------------------------------------------------
+
+
+async def _finish(plan: FlowPlan, futures: Mapping[str, Any]) -> Any:
+    await _collect_remote_attempts(futures)
+    rows = [_summary_row(name, futures.get(name)) for name in plan.members]
+    await _fill_from_api(rows, futures)
+    await _publish(plan.name, rows, naming.artifact_key(plan.name))
+    failures = {
+        name: describe_exception(future.result(raise_on_failure=False))
+        for name, future in futures.items() if future.state.is_failed() or future.state.is_crashed()
+    }
+    if failures:
+        skipped = [name for name in plan.members if name not in futures or not futures[name].state.is_final()]
+        raise FlowFailed(plan.name, failures, skipped)
+    results = {name: futures[name].result() for name in plan.sinks}
+    return results[plan.sinks[0]] if len(plan.sinks) == 1 else results
+
+
+async def _collect_remote_attempts(futures: Mapping[str, Any]) -> None:
+    """Bring the attempt records of operations run by the task runner's workers into this
+    process, when the runner can (`attempts` of `runtime.dask_support`'s runner)."""
+    remote = [future.task_run_id for future in futures.values() if not _local(future)]
+    if not remote:  # the thread runner's: recorded here already
+        return
+    from prefect.context import FlowRunContext
+
+    context = FlowRunContext.get()
+    collect = getattr(context.task_runner, "attempts", None) if context is not None else None
+    if collect is None:
+        return
+    records = await asyncio.to_thread(collect, remote)
+    with _attempts_lock:
+        _attempts.update(records)
+
+
+#: how long the summary waits for the server to record the task runs of other processes
+_RECORDED_WAIT_SECONDS = 5.0
+
+
+async def _fill_from_api(rows: list[dict[str, Any]], futures: Mapping[str, Any]) -> None:
+    """Attempts and durations of the operations that ran in other processes and whose
+    records did not come back (a Ray worker's), read from their task runs once the server
+    has recorded their final states (it does so from events, a moment after they finish)."""
+    missing = {futures[row["operation"]].task_run_id: row for row in rows
+               if row["attempts"] == 0 and row["state"] != "Skipped" and not _local(futures[row["operation"]])}
+    if not missing:
+        return
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import TaskRunFilter, TaskRunFilterId
+
+    only_these = TaskRunFilter(id=TaskRunFilterId(any_=list(missing)))
+    deadline = time.monotonic() + _RECORDED_WAIT_SECONDS
+    async with get_client() as client:
+        while True:
+            task_runs = await client.read_task_runs(task_run_filter=only_these)
+            recorded = [t for t in task_runs if t.state is not None and t.state.is_final()]
+            if len(recorded) == len(missing) or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.1)
+    for task_run in recorded:
+        row = missing[task_run.id]
+        row["attempts"], row["duration_s"] = task_run_figures(task_run)
+        row["retries"] = max(row["attempts"] - 1, 0)
+
+
+def task_run_figures(task_run: Any) -> tuple[int, float | None]:
+    """A Prefect task run's attempts and seconds of run time, as the run summary shows them."""
+    total = task_run.total_run_time
+    return task_run.run_count, round(total.total_seconds(), 3) if total is not None else None
+
+
+def _summary_row(name: str, future: Any | None) -> dict[str, Any]:
+    """The summary of one operation; `future` is None when it was never submitted."""
+    if future is None:
+        return {"operation": name, "state": "Skipped", "attempts": 0, "retries": 0, "duration_s": None}
+    state = future.state
+    with _attempts_lock:
+        attempts, start, end = _attempts.pop(future.task_run_id, (0, None, None))
+    skipped = not state.is_final()
+    duration = round(end - start, 3) if start is not None and end is not None else None
+    return {
+        "operation": name,
+        "state": "Skipped" if skipped else state.name,
+        "attempts": attempts,
+        "retries": max(attempts - 1, 0),
+        "duration_s": duration,
+    }
+
+
+async def _publish(flow_name: str, rows: list[dict[str, Any]], key: str) -> None:
+    from prefect.artifacts import acreate_table_artifact
+    from prefect.logging import get_run_logger
+
+    try:
+        await acreate_table_artifact(table=rows, key=key, description=f"orchc run summary of flow `{flow_name}`")
+    except Exception as error:  # a summary must never fail the run it describes
+        get_run_logger().warning("could not publish the run summary artifact: %s", describe_exception(error))
