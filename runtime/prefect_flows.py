@@ -4,13 +4,15 @@ A generated flow body is one call, `run_operations(flow_name, parameters)`: the 
 comes from the lock (each edge once), the tasks from the generated modules' task tables,
 so the generated code grows with operations and parameters, not with flows × members.
 
-Each operation is submitted once everything it waits for has finished, with the finished
-upstream futures as its arguments (Prefect records them as the task run's inputs, so the
-UI draws the graph). A future handed on finished costs Prefect nothing to inspect; handed
-on unfinished, Prefect reads its state from the API for every consumer, and a waiting
-task holds a thread. An operation whose upstream failed is never submitted: the summary
-and `FlowFailed` list it as skipped. The run ends as `flow_body` did before: the summary
-artifact, then `FlowFailed` naming the failed operations, else the sinks' results.
+Every operation is submitted at once, in flow order, with its upstream futures as
+arguments (Prefect records them as the task run's inputs, so the UI draws the graph), so
+each task run does Prefect's own set-up while its upstream still runs; an operation whose
+upstream failed never starts and the summary and `FlowFailed` list it as skipped.
+(Submitting each operation only once its upstream had finished spared Prefect a state
+read from the API per consumer, but put that set-up on the critical path: 1.09-1.15× the
+hand-written flow on a chain of 100, against 0.97 this way; `bench/RESULTS.md`.) The run
+then ends with the summary artifact, then `FlowFailed` naming the failed operations, else
+the sinks' results.
 """
 
 from __future__ import annotations
@@ -41,8 +43,6 @@ class FlowPlan:
     waits: Mapping[str, tuple[str, ...]]
     #: per operation: the flow parameters it takes (same name as its own parameter)
     takes: Mapping[str, tuple[str, ...]]
-    #: per operation: the members consuming it, as data or in order
-    dependents: Mapping[str, tuple[str, ...]]
 
 
 #: (id of the lock, flow name) -> (the lock, its plan): a run reads each flow's plan once
@@ -81,15 +81,10 @@ def _plan(lock: LockFile, flow_name: str) -> FlowPlan:
         for consumer in param.consumers:
             if consumer in inside:
                 takes[consumer].append(param.name)
-    dependents: dict[str, list[str]] = {op: [] for op in members}
-    for op in members:
-        for upstream in sorted({source for _, source in inputs[op]} | set(waits[op]), key=position.__getitem__):
-            dependents[upstream].append(op)
     return FlowPlan(
         name=flow.name, members=members, sinks=tuple(flow.sinks),
         inputs={op: tuple(pairs) for op, pairs in inputs.items()},
         waits=waits, takes={op: tuple(names) for op, names in takes.items()},
-        dependents={op: tuple(names) for op, names in dependents.items()},
     )
 
 
@@ -133,44 +128,35 @@ async def run_operations(flow_name: str, parameters: Mapping[str, Any]) -> Any:
     if registry.implicit:  # a deployment's run: refuse when the project is not the lock's
         registry.verify_flow(flow_name)
     plan = flow_plan(registry.lock, flow_name)
-    futures = await _submit_when_ready(plan, _tasks(registry, plan.members), parameters)
+    futures = _submit_all(plan, _tasks(registry, plan.members), parameters)
+    await _wait_all(list(futures.values()))
     return await _finish(plan, futures)
 
 
-async def _submit_when_ready(plan: FlowPlan, tasks: Mapping[str, Any], parameters: Mapping[str, Any]) -> dict[str, Any]:
-    """Every operation submitted once its upstream has finished; the futures of those that
-    ran, each finished. An operation downstream of a failure is never submitted."""
-    loop = asyncio.get_running_loop()
-    finished: asyncio.Queue[str] = asyncio.Queue()
-    waiting = {op: len(set(dict(plan.inputs[op]).values()) | set(plan.waits[op])) for op in plan.members}
+def _submit_all(plan: FlowPlan, tasks: Mapping[str, Any], parameters: Mapping[str, Any]) -> dict[str, Any]:
+    """Every operation submitted at once, in flow order, its upstream futures as arguments:
+    each task run then does Prefect's own set-up while its upstream still runs."""
     futures: dict[str, Any] = {}
-
-    def submit(op: str) -> None:
+    for op in plan.members:
         arguments = {param: futures[source] for param, source in plan.inputs[op]}
         arguments.update((name, parameters[name]) for name in plan.takes[op])
         waits = [futures[source] for source in plan.waits[op]]
-        future = tasks[op].submit(**arguments, wait_for=waits) if waits else tasks[op].submit(**arguments)
-        futures[op] = future
-        future.add_done_callback(lambda _: loop.call_soon_threadsafe(finished.put_nowait, op))
-
-    running = 0
-    for op in plan.members:
-        if waiting[op] == 0:
-            submit(op)
-            running += 1
-    while running:
-        op = await finished.get()
-        running -= 1
-        future = futures[op]
-        await asyncio.to_thread(future.wait) if not _local(future) else future.wait()
-        if not future.state.is_completed():
-            continue  # its dependents never become ready: skipped
-        for dependent in plan.dependents[op]:
-            waiting[dependent] -= 1
-            if waiting[dependent] == 0:
-                submit(dependent)
-                running += 1
+        futures[op] = tasks[op].submit(**arguments, wait_for=waits) if waits else tasks[op].submit(**arguments)
     return futures
+
+
+async def _wait_all(futures: list[Any]) -> None:
+    """Until every future is done: thread-pool futures on the event loop, any other
+    runner's (Dask, Ray) in one thread that waits for them all; then each records its
+    final state, so reading it later asks the API nothing."""
+    if all(_local(f) for f in futures):
+        await asyncio.gather(*(asyncio.wrap_future(f.wrapped_future) for f in futures))
+    else:
+        from prefect.futures import wait
+
+        await asyncio.to_thread(wait, futures)
+    for future in futures:
+        future.wait()
 
 
 # -- the end of a run -------------------------------------------------------------------
@@ -178,7 +164,7 @@ async def _submit_when_ready(plan: FlowPlan, tasks: Mapping[str, Any], parameter
 
 async def _finish(plan: FlowPlan, futures: Mapping[str, Any]) -> Any:
     await _collect_remote_attempts(futures)
-    rows = [_summary_row(name, futures.get(name)) for name in plan.members]
+    rows = [_summary_row(name, futures[name]) for name in plan.members]
     await _fill_from_api(rows, futures)
     await _publish(plan.name, rows, naming.artifact_key(plan.name))
     failures = {
@@ -186,7 +172,7 @@ async def _finish(plan: FlowPlan, futures: Mapping[str, Any]) -> Any:
         for name, future in futures.items() if future.state.is_failed() or future.state.is_crashed()
     }
     if failures:
-        skipped = [name for name in plan.members if name not in futures or not futures[name].state.is_final()]
+        skipped = [name for name in plan.members if not futures[name].state.is_final()]
         raise FlowFailed(plan.name, failures, skipped)
     results = {name: futures[name].result() for name in plan.sinks}
     return results[plan.sinks[0]] if len(plan.sinks) == 1 else results
@@ -245,10 +231,8 @@ def task_run_figures(task_run: Any) -> tuple[int, float | None]:
     return task_run.run_count, round(total.total_seconds(), 3) if total is not None else None
 
 
-def _summary_row(name: str, future: Any | None) -> dict[str, Any]:
-    """The summary of one operation; `future` is None when it was never submitted."""
-    if future is None:
-        return {"operation": name, "state": "Skipped", "attempts": 0, "retries": 0, "duration_s": None}
+def _summary_row(name: str, future: Any) -> dict[str, Any]:
+    """The summary of one operation; one that never started (its upstream failed) is Skipped."""
     state = future.state
     with _attempts_lock:
         attempts, start, end = _attempts.pop(future.task_run_id, (0, None, None))
