@@ -7,7 +7,7 @@ from prefect.cache_policies import NO_CACHE
 import runtime
 
 
-@prefect.task(
+@runtime.task(
     name="kg.backend",
     description="Open (or create) the embedded graph database. The handle is never persisted.",
     tags=["db"],
@@ -18,7 +18,7 @@ import runtime
 def kg__backend_task(config): ...
 
 
-@prefect.task(
+@runtime.task(
     name="kg.config",
     description="Check the run configuration before anything touches the database.",
     cache_policy=NO_CACHE,
@@ -27,7 +27,7 @@ def kg__backend_task(config): ...
 def kg__config_task(dataset, db_path, html_path): ...
 
 
-@prefect.task(
+@runtime.task(
     name="kg.export",
     description="Write a self-contained HTML page drawing the graph (an SVG, no scripts, no network).",
     cache_policy=NO_CACHE,
@@ -36,7 +36,7 @@ def kg__config_task(dataset, db_path, html_path): ...
 def kg__export_task(backend, config): ...
 
 
-@prefect.task(
+@runtime.task(
     name="kg.ingest.links",
     description="Insert the relationships. Endpoints are checked against the documents, not the\ndatabase, so this runs alongside the node ingestion; a dangling link is skipped.",
     tags=["db"],
@@ -48,7 +48,7 @@ def kg__export_task(backend, config): ...
 def kg__ingest__links_task(backend, schema, docs): ...
 
 
-@prefect.task(
+@runtime.task(
     name="kg.ingest.people",
     description="Upsert every person (a person named in several documents is one node).",
     tags=["db"],
@@ -60,7 +60,7 @@ def kg__ingest__links_task(backend, schema, docs): ...
 def kg__ingest__people_task(backend, schema, docs): ...
 
 
-@prefect.task(
+@runtime.task(
     name="kg.ingest.projects",
     description="Upsert one node per project document.",
     tags=["db"],
@@ -72,7 +72,7 @@ def kg__ingest__people_task(backend, schema, docs): ...
 def kg__ingest__projects_task(backend, schema, docs): ...
 
 
-@prefect.task(
+@runtime.task(
     name="kg.ingest.summary",
     description="The sink of `kg.ingest`: the three subgraph results together.",
     cache_policy=NO_CACHE,
@@ -81,7 +81,7 @@ def kg__ingest__projects_task(backend, schema, docs): ...
 def kg__ingest__summary_task(people, projects, links): ...
 
 
-@prefect.task(
+@runtime.task(
     name="kg.load",
     description="Read the dataset's documents, in a stable order.",
     cache_policy=NO_CACHE,
@@ -90,7 +90,7 @@ def kg__ingest__summary_task(people, projects, links): ...
 def kg__load_task(settings): ...
 
 
-@prefect.task(
+@runtime.task(
     name="kg.schema",
     description="Pass 1: create the tables and register every edge type the documents use.",
     tags=["db"],
@@ -102,7 +102,7 @@ def kg__load_task(settings): ...
 def kg__schema_task(backend, docs): ...
 
 
-@prefect.task(
+@runtime.task(
     name="kg.stats",
     description="Read the counts back from the database and gather per-document stats and warnings.",
     cache_policy=NO_CACHE,
@@ -126,7 +126,11 @@ TASKS = {
 }
 
 
-@prefect.flow(name="kg", task_runner=runtime.task_runner("thread", max_workers=10))
+@prefect.flow(
+    name="kg",
+    task_runner=runtime.task_runner("thread", max_workers=10),
+    validate_parameters=False,
+)
 async def kg(
     *, dataset: str = "demo", db_path: str = "kg.sqlite", html_path: str = "kg.html"
 ):
@@ -136,7 +140,9 @@ async def kg(
 
 
 @prefect.flow(
-    name="kg.ingest", task_runner=runtime.task_runner("thread", max_workers=8)
+    name="kg.ingest",
+    task_runner=runtime.task_runner("thread", max_workers=8),
+    validate_parameters=False,
 )
 async def kg__ingest(
     *, dataset: str = "demo", db_path: str = "kg.sqlite", html_path: str = "kg.html"

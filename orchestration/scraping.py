@@ -7,7 +7,7 @@ from prefect.cache_policies import NO_CACHE
 import runtime
 
 
-@prefect.task(
+@runtime.task(
     name="scraping.dedupe",
     description="Drop postings cross-posted on both boards (same title and company), keeping the first.",
     cache_policy=NO_CACHE,
@@ -16,7 +16,7 @@ import runtime
 def scraping__dedupe_task(pool): ...
 
 
-@prefect.task(
+@runtime.task(
     name="scraping.linkedin.fetch",
     description="Fetch LinkedIn postings matching any keyword (a blocking client: runs in a thread).",
     tags=["io"],
@@ -28,7 +28,7 @@ def scraping__dedupe_task(pool): ...
 def scraping__linkedin__fetch_task(keywords): ...
 
 
-@prefect.task(
+@runtime.task(
     name="scraping.merge",
     description="Put both boards' postings in one pool.",
     cache_policy=NO_CACHE,
@@ -37,7 +37,7 @@ def scraping__linkedin__fetch_task(keywords): ...
 def scraping__merge_task(stepstone, linkedin): ...
 
 
-@prefect.task(
+@runtime.task(
     name="scraping.rank",
     description="Score each posting by the keywords it matches; keep the best `top`.",
     cache_policy=NO_CACHE,
@@ -46,7 +46,7 @@ def scraping__merge_task(stepstone, linkedin): ...
 def scraping__rank_task(jobs, keywords, top): ...
 
 
-@prefect.task(
+@runtime.task(
     name="scraping.report",
     description="Write the ranking as a Markdown table to `report_path` and summarise it.",
     cache_policy=NO_CACHE,
@@ -55,7 +55,7 @@ def scraping__rank_task(jobs, keywords, top): ...
 def scraping__report_task(ranking, unique, report_path): ...
 
 
-@prefect.task(
+@runtime.task(
     name="scraping.stepstone.fetch",
     description="Fetch Stepstone postings matching any keyword (an async API client in real life).",
     tags=["io"],
@@ -78,7 +78,11 @@ TASKS = {
 }
 
 
-@prefect.flow(name="scraping", task_runner=runtime.task_runner("thread", max_workers=6))
+@prefect.flow(
+    name="scraping",
+    task_runner=runtime.task_runner("thread", max_workers=6),
+    validate_parameters=False,
+)
 async def scraping(*, keywords: str, report_path: str = "jobs_report.md", top: int = 5):
     return await runtime.run_operations(
         "scraping", {"keywords": keywords, "report_path": report_path, "top": top}
@@ -86,14 +90,18 @@ async def scraping(*, keywords: str, report_path: str = "jobs_report.md", top: i
 
 
 @prefect.flow(
-    name="scraping.linkedin", task_runner=runtime.task_runner("thread", max_workers=1)
+    name="scraping.linkedin",
+    task_runner=runtime.task_runner("thread", max_workers=1),
+    validate_parameters=False,
 )
 async def scraping__linkedin(*, keywords: str):
     return await runtime.run_operations("scraping.linkedin", {"keywords": keywords})
 
 
 @prefect.flow(
-    name="scraping.stepstone", task_runner=runtime.task_runner("thread", max_workers=1)
+    name="scraping.stepstone",
+    task_runner=runtime.task_runner("thread", max_workers=1),
+    validate_parameters=False,
 )
 async def scraping__stepstone(*, keywords: str):
     return await runtime.run_operations("scraping.stepstone", {"keywords": keywords})

@@ -7,7 +7,7 @@ from prefect.cache_policies import NO_CACHE
 import runtime
 
 
-@prefect.task(
+@runtime.task(
     name="tickets.classify",
     description="Train the classifier on the bundled examples and label every ticket.",
     tags=["cpu"],
@@ -18,7 +18,7 @@ import runtime
 def tickets__classify_task(inbox): ...
 
 
-@prefect.task(
+@runtime.task(
     name="tickets.fetch",
     description="Fetch the unread tickets of `mailbox` (a bundled JSON-lines file stands in for IMAP).",
     tags=["io"],
@@ -31,7 +31,7 @@ def tickets__classify_task(inbox): ...
 async def tickets__fetch_task(mailbox): ...
 
 
-@prefect.task(
+@runtime.task(
     name="tickets.migrate",
     description="Create the tickets table if needed (runs while the tickets are fetched and classified).",
     tags=["db"],
@@ -43,7 +43,7 @@ async def tickets__fetch_task(mailbox): ...
 def tickets__migrate_task(db_path): ...
 
 
-@prefect.task(
+@runtime.task(
     name="tickets.route",
     description="Pick each ticket's queue from its category and its priority from urgency and plan.",
     cache_policy=NO_CACHE,
@@ -52,7 +52,7 @@ def tickets__migrate_task(db_path): ...
 def tickets__route_task(classified): ...
 
 
-@prefect.task(
+@runtime.task(
     name="tickets.store",
     description="Upsert the routed tickets (re-running the flow stores nothing twice).",
     tags=["db"],
@@ -74,7 +74,11 @@ TASKS = {
 }
 
 
-@prefect.flow(name="tickets", task_runner=runtime.task_runner("thread", max_workers=5))
+@prefect.flow(
+    name="tickets",
+    task_runner=runtime.task_runner("thread", max_workers=5),
+    validate_parameters=False,
+)
 async def tickets(*, db_path: str = "tickets.sqlite", mailbox: str = "support"):
     return await runtime.run_operations(
         "tickets", {"db_path": db_path, "mailbox": mailbox}

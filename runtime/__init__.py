@@ -10,7 +10,7 @@ code uses only when it is first used: the compiler reads the contract without it
 from runtime.operation import OperationInfo, operation, operation_info
 
 #: the names generated modules use, as `runtime.NAME`
-GENERATED_CODE_NAMES = ("UNSET", "cache_policy", "run_operations", "task_body", "task_runner")
+GENERATED_CODE_NAMES = ("UNSET", "cache_policy", "run_operations", "task", "task_body", "task_runner")
 
 __all__ = [
     "GENERATED_CODE_NAMES",
@@ -20,6 +20,7 @@ __all__ = [
     "operation",
     "operation_info",
     "run_operations",
+    "task",
     "task_body",
     "task_runner",
 ]

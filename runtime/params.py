@@ -144,11 +144,33 @@ def parse_params(
     return values
 
 
+def validate_values(registry: Registry, flow: LockFlow, values: dict[str, Any]) -> dict[str, Any]:
+    """A run's parameter values as the flow's operations expect them: each validated (and
+    converted: a JSON list to a `set[str]`) against its consumer's real annotation, as
+    `--param` values are. For runs that did not come through `python -m runtime` (a
+    deployment's, whose values arrive as JSON); `UNSET` stays as it is."""
+    from runtime.prefect_support import UNSET
+
+    declared = {p.name: p for p in flow.params}
+    types = flow_param_types(registry, flow)
+    validated: dict[str, Any] = {}
+    problems: list[str] = []
+    for name, raw in values.items():
+        if raw is UNSET or name not in declared:
+            validated[name] = raw
+        else:
+            _validate_into(validated, problems, declared[name], types[name], raw, from_cli=False)
+    if problems:
+        raise RuntimeUsageError(f"flow `{flow.name}`: bad parameters\n" + "\n".join(f"  - {p}" for p in problems),
+                                _usage_hint(flow))
+    return validated
+
+
 def _validate_into(values: dict, problems: list, param: LockFlowParam, tp: Any, raw: Any, from_cli: bool) -> None:
     try:
         values[param.name] = parse_value(raw, tp) if from_cli else TypeAdapter(tp).validate_python(raw)
     except ValidationError as error:
-        shown = raw if from_cli else json.dumps(raw)
+        shown = raw if from_cli else json.dumps(raw, default=repr)
         problems.append(f"parameter `{param.name}` expects `{type_label(param, tp)}`, "
                         f"got {shown!r}: {_first_error(error)}")
 

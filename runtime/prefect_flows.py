@@ -127,6 +127,13 @@ async def run_operations(flow_name: str, parameters: Mapping[str, Any]) -> Any:
     registry = current_registry()
     if registry.implicit:  # a deployment's run: refuse when the project is not the lock's
         registry.verify_flow(flow_name)
+        # generated flows leave validation to the runtime (`validate_parameters=False`:
+        # Prefect's costs two pydantic models per flow at import time and knows only the
+        # builtin annotations the flow's signature can show); `python -m runtime` has
+        # validated its values already, a deployment's arrive as JSON
+        from runtime.params import validate_values
+
+        parameters = validate_values(registry, registry.flow(flow_name), dict(parameters))
     plan = flow_plan(registry.lock, flow_name)
     futures = _submit_all(plan, _tasks(registry, plan.members), parameters)
     await _wait_all(list(futures.values()))

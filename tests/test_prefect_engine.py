@@ -189,3 +189,47 @@ def test_retries_timeout_and_failure_isolation(tmp_path):
     assert rows["job.flaky"]["state"] == "Completed" and rows["job.flaky"]["attempts"] == 3
     assert rows["job.hangs"]["state"] == "TimedOut"
     assert rows["job.after"]["state"] == "Skipped"
+
+
+def test_a_deployment_run_validates_its_json_parameters_against_the_real_annotations(tmp_path):
+    """A run that did not come through `python -m runtime` (a worker's: values arrive as
+    JSON) converts and checks its parameters against the operations' annotations; the
+    generated flows leave Prefect's own validation off (it knows builtin annotations only)."""
+    import subprocess
+    import sys
+
+    from compiler.api import build
+
+    (tmp_path / "src" / "deploy_vals").mkdir(parents=True)
+    (tmp_path / "src" / "deploy_vals" / "__init__.py").write_text("")
+    (tmp_path / "src" / "deploy_vals" / "ops.py").write_text(textwrap.dedent('''
+        import datetime
+        from runtime import operation
+
+        @operation(name="vals.show")
+        def show(day: datetime.date, labels: set[str], count: int) -> str:
+            return f"{day.isoformat()} {sorted(labels)} {count + 1}"
+    '''))
+    (tmp_path / "pyproject.toml").write_text('[tool.orchc]\nsources = ["src"]\nout = "gen_vals"\n')
+    assert "gen_vals/vals.py" in build(tmp_path).written
+    assert "validate_parameters=False" in (tmp_path / "gen_vals" / "vals.py").read_text()
+    code = textwrap.dedent('''
+        import asyncio, json, sys
+        from gen_vals.vals import vals
+        try:
+            print(json.dumps(asyncio.run(vals(**json.loads(sys.argv[1])))))
+        except Exception as error:
+            print("ERROR", error)
+    ''')
+    env = {**os.environ, "ORCHC_PROJECT": str(tmp_path), "PYTHONPATH": str(tmp_path)}
+
+    def run(values: dict) -> str:
+        done = subprocess.run([sys.executable, "-c", code, json.dumps(values)], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=300)
+        output = done.stdout.strip()
+        return output[output.index("ERROR"):] if "ERROR" in output else output.splitlines()[-1]
+
+    assert run({"day": "2026-12-02", "labels": ["b", "a", "b"], "count": 1}) == '"2026-12-02 [\'a\', \'b\'] 2"'
+    refused = run({"day": "2026-12-02", "labels": [], "count": "many"})
+    assert refused.startswith("ERROR flow `vals`: bad parameters"), refused
+    assert "`count` expects `int`" in refused
