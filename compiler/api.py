@@ -34,6 +34,7 @@ __all__ = ["Analysis", "BuildResult", "analyse", "build", "check", "find_root", 
 # `check` of an unchanged project answers from the cache without loading any of them.
 if TYPE_CHECKING:
     from compiler.codegen.modules import GeneratedModule
+    from compiler.lock.diff import Change
     from compiler.lock.lockfile import LockFile
     from compiler.model import Graph
 
@@ -71,6 +72,8 @@ class BuildResult:
     #: project-relative paths removed (generated modules no longer produced), sorted
     removed: tuple[str, ...] = ()
     diagnostics: tuple[Diagnostic, ...] = field(default=())
+    #: how the build rewired what the previous lock had (`compiler.lock.diff.rewiring`)
+    rewiring: tuple[Change, ...] = ()
 
 
 # -- analysis ---------------------------------------------------------------------------
@@ -240,7 +243,20 @@ def _write_outputs(analysis: Analysis) -> BuildResult:
     kept += [Diagnostic("OC408", f"`{path}` is no longer generated but could not be removed: {error}", Span(path),
                         "delete it yourself if you no longer need it") for path, error in failed]
     removed = tuple(path for path in remove if path not in dict(failed))
-    return BuildResult(analysis, written, removed, sorted_diagnostics([*analysis.diagnostics, *kept]))
+    return BuildResult(analysis, written, removed, sorted_diagnostics([*analysis.diagnostics, *kept]),
+                       _rewiring(previous_text, analysis))
+
+
+def _rewiring(previous_text: str | None, analysis: Analysis) -> tuple[Change, ...]:
+    """How this build rewired the previous lock's operations and flows (none without one,
+    or when it does not parse: then there is nothing to compare)."""
+    if previous_text is None or previous_text == analysis.lock_text or analysis.lock is None:
+        return ()
+    from compiler.lock.diff import rewiring
+    from compiler.lock.lockfile import parse_lock
+
+    previous = parse_lock(previous_text, analysis.config.lock)
+    return () if isinstance(previous, Diagnostic) else tuple(rewiring(previous, analysis.lock))
 
 
 def _unlink(path: Path) -> str | None:

@@ -63,6 +63,12 @@ def _parser() -> argparse.ArgumentParser:
     diff.add_argument("head", nargs="?", help="a lockfile or `git:REF` (default: the working tree's lockfile)")
     diff.add_argument("--format", choices=("markdown", "json"), default="markdown")
     diff.add_argument("--project", help=_PATH_HELP)
+    affected = commands.add_parser("affected", parents=[common],
+                                   help="list the operations a change touches, downstream of them, and their flows")
+    affected.add_argument("base", help="a lockfile, or `git:REF` for the project's lockfile as committed at REF")
+    affected.add_argument("head", nargs="?", help="a lockfile or `git:REF` (default: the working tree's lockfile)")
+    affected.add_argument("--format", choices=("text", "json"), default="text")
+    affected.add_argument("--project", help=_PATH_HELP)
     return parser
 
 
@@ -138,7 +144,8 @@ def _build(args: argparse.Namespace) -> int:
     changed = [*result.written, *(f"{p} (removed)" for p in result.removed)]
     detail = ("wrote " + ", ".join(changed)) if changed else "everything was already up to date"
     return _report(args, result.diagnostics, f"built {operations} operations and {flows} flows: {detail}",
-                   root=root, details=[("written", list(result.written)), ("removed", list(result.removed))])
+                   root=root, changes=result.rewiring,
+                   details=[("written", list(result.written)), ("removed", list(result.removed))])
 
 
 def _ci() -> bool:
@@ -219,22 +226,44 @@ def _read_lock_arg(spec: str, root: Path, lock_path: str, label: str):
     return parse_lock(text, label)
 
 
-def _diff(args: argparse.Namespace) -> int:
+def _two_locks(args: argparse.Namespace) -> tuple[list, Path, Any]:
+    """The `base` and `head` locks of `diff` and `affected`, with the root and config;
+    the locks are None after a reported problem (then the third item is the exit status)."""
     from compiler.api import find_root, load_config
-    from compiler.commands.review import review, review_json, review_markdown
 
     root = find_root(args.project)
     config, problems = load_config(root)
     if exit_status(problems):
-        return _report(args, problems, root=root)
+        return [], root, _report(args, problems, root=root)
     specs = [(args.base, args.base), (args.head, args.head) if args.head else (str(root / config.lock), config.lock)]
     locks = [_read_lock_arg(spec, root, config.lock, label) for spec, label in specs]
     failures = [lock for lock in locks if isinstance(lock, Diagnostic)]
     if failures:
-        return _report(args, failures, root=root)
+        return [], root, _report(args, failures, root=root)
+    return locks, root, config
+
+
+def _diff(args: argparse.Namespace) -> int:
+    from compiler.commands.review import review, review_json, review_markdown
+
+    locks, _root, config = _two_locks(args)
+    if not locks:
+        return config
     data = review(*locks, args.base, args.head or f"{config.lock} (working tree)")
     sys.stdout.write(review_json(data) if args.format == "json" else review_markdown(data))
     return 0
 
 
-_COMMANDS = {"build": _build, "check": _check, "graph": _graph, "explain": _explain, "diff": _diff}
+def _affected(args: argparse.Namespace) -> int:
+    from compiler.commands.affected import affected, affected_json, affected_text
+
+    locks, _root, status = _two_locks(args)
+    if not locks:
+        return status
+    data = affected(*locks)
+    sys.stdout.write(affected_json(data) if args.format == "json" else affected_text(data))
+    return 0
+
+
+_COMMANDS = {"build": _build, "check": _check, "graph": _graph, "explain": _explain, "diff": _diff,
+             "affected": _affected}

@@ -46,12 +46,19 @@ def build_parser() -> argparse.ArgumentParser:
         prog=PROG, description="Run an orchc flow from the lockfile.",
         epilog="other commands: deploy, serve, submit, status (`python -m runtime COMMAND --help`); "
                "`run FLOW` runs a flow whatever its name")
-    parser.add_argument("flow", nargs="?", metavar="FLOW", help="the flow (a group or operation name)")
+    parser.add_argument("flow", nargs="?", metavar="FLOW",
+                        help="the flow (a group or flat operation name); an operation inside a group "
+                             "runs with everything upstream of it")
     parser.add_argument("--list", action="store_true", help="list the flows, their parameters and operations")
     parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                         help="a flow parameter (plain text for str, JSON for other types); repeatable")
     parser.add_argument("--params-file", type=Path, metavar="F.json",
                         help="a JSON object of parameter values (--param overrides it)")
+    parser.add_argument("--select", action="append", default=[], metavar="SEL",
+                        help="run only these operations: NAME (an operation or group), +NAME (and "
+                             "everything upstream), NAME+ (and everything downstream); repeatable")
+    parser.add_argument("--exclude", action="append", default=[], metavar="SEL",
+                        help="leave these operations out (the same forms as --select); repeatable")
     parser.add_argument("--engine", choices=ENGINES,
                         help=f"default: ${ENGINE_ENV}, else [tool.orchc] engine, else prefect")
     parser.add_argument("--task-runner", choices=RUNNERS,
@@ -147,7 +154,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.list:
         print(render_list(registry))
         return 0
-    flow = registry.flow(args.flow)
+    flow = flow_to_run(registry, args.flow, args.select, args.exclude)
     engine = choose_engine(args.engine, registry)
     registry.refuse_stale(flow.name)
     if engine == "prefect":
@@ -160,6 +167,22 @@ def _dispatch(args: argparse.Namespace) -> int:
     result = run(engine, registry, flow.name, params, report)
     sys.stdout.write(to_json(result, indent=2, serialize_unknown=True).decode() + "\n")
     return _exit(0, report)
+
+
+def flow_to_run(registry: Registry, name: str, selects: list[str], excludes: list[str]) -> LockFlow:
+    """The flow `name` names, cut to the selection (`runtime.selection`); an operation
+    inside a group named as the flow runs in its group's flow with everything upstream."""
+    from runtime.selection import operation_flow, select
+
+    flow = registry.lock.flow(name)
+    if flow is None and name in registry.operations:
+        flow = operation_flow(registry.lock, name)
+        selects = [f"+{name}", *selects]
+    if flow is None:
+        flow = registry.flow(name)  # the unknown-flow refusal, with "did you mean"
+    if selects or excludes:
+        registry.restrict(select(registry.lock, flow, selects, excludes))
+    return registry.flow(flow.name)
 
 
 def _choose_task_runner(args: argparse.Namespace, engine: str) -> None:

@@ -207,6 +207,8 @@ def plan(registry: Registry, flow: LockFlow) -> _Plan:
         if edge.target not in members:
             continue
         if edge.source not in members:
+            if edge.param is None and registry.is_subset(flow.name):
+                continue  # a subset run does not wait for an unselected operation
             raise RuntimeUsageError(
                 f"the lockfile is inconsistent: `{edge.target}` depends on `{edge.source}`, "
                 f"which is not in flow `{flow.name}`", "run `orchc build`")

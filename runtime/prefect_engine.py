@@ -46,6 +46,10 @@ def run_flow(registry: Registry, flow_name: str, params: dict[str, Any]) -> Any:
     flow = registry.flow(flow_name)
     set_current_registry(registry)  # task bodies look the user functions up here
     function = getattr(import_generated(registry, flow), flow.function)
+    if registry.is_subset(flow_name):  # the generated flow takes every parameter of the whole flow
+        from runtime.prefect_support import UNSET
+
+        params = {**{p.name: UNSET for p in registry.lock.flow(flow_name).params}, **params}
     try:
         return asyncio.run(function(**params))
     except OrchcRuntimeError:  # FlowFailed: the operations' own errors

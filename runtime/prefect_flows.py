@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from compiler import naming
-from compiler.lock.lockfile import LockFile
+from compiler.lock.lockfile import LockFile, LockFlow
 from runtime.errors import FlowFailed, describe_exception
 from runtime.prefect_support import _attempts, _attempts_lock
 
@@ -45,24 +45,24 @@ class FlowPlan:
     takes: Mapping[str, tuple[str, ...]]
 
 
-#: (id of the lock, flow name) -> (the lock, its plan): a run reads each flow's plan once
-_plans: dict[tuple[int, str], tuple[LockFile, FlowPlan]] = {}
+#: id of a flow -> (the lock, the flow, its plan): a process reads each flow's plan once
+_plans: dict[int, tuple[LockFile, LockFlow, FlowPlan]] = {}
 
 
-def flow_plan(lock: LockFile, flow_name: str) -> FlowPlan:
-    """`flow_name`'s plan in `lock`, remembered while the lock lives."""
-    known = _plans.get((id(lock), flow_name))
-    if known is not None and known[0] is lock:
-        return known[1]
-    plan = _plan(lock, flow_name)
+def flow_plan(lock: LockFile, flow: LockFlow) -> FlowPlan:
+    """`flow`'s plan (a flow of `lock`, or the part of it a subset run chose), remembered
+    while both live."""
+    known = _plans.get(id(flow))
+    if known is not None and known[0] is lock and known[1] is flow:
+        return known[2]
+    plan = _plan(lock, flow)
     if len(_plans) >= 64:  # a long-lived process reloading locks keeps only recent ones
         _plans.clear()
-    _plans[id(lock), flow_name] = (lock, plan)
+    _plans[id(flow)] = (lock, flow, plan)
     return plan
 
 
-def _plan(lock: LockFile, flow_name: str) -> FlowPlan:
-    flow = lock.flow(flow_name)
+def _plan(lock: LockFile, flow: LockFlow) -> FlowPlan:
     members = tuple(flow.operations)
     inside = set(members)
     position = {op: index for index, op in enumerate(members)}
@@ -73,7 +73,7 @@ def _plan(lock: LockFile, flow_name: str) -> FlowPlan:
             continue
         if edge.param is not None:
             inputs[edge.target].append((edge.param, edge.source))
-        else:
+        else:  # `_waits` keeps the members among them: a subset run skips the others
             orders[edge.target].add(edge.source)
     waits = {op: _waits(op, sources, members, position) for op, sources in orders.items()}
     takes: dict[str, list[str]] = {op: [] for op in members}
@@ -134,7 +134,7 @@ async def run_operations(flow_name: str, parameters: Mapping[str, Any]) -> Any:
         from runtime.params import validate_values
 
         parameters = validate_values(registry, registry.flow(flow_name), dict(parameters))
-    plan = flow_plan(registry.lock, flow_name)
+    plan = flow_plan(registry.lock, registry.flow(flow_name))
     futures = _submit_all(plan, _tasks(registry, plan.members), parameters)
     await _wait_all(list(futures.values()))
     return await _finish(plan, futures)

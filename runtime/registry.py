@@ -120,6 +120,8 @@ class Registry:
         self._verified_flows: set[str] = set()
         #: modules whose `__file__` was found to be their locked file
         self._checked_modules: set[str] = set()
+        #: flows this process runs only part of (`restrict`), by name
+        self._subsets: dict[str, LockFlow] = {}
         check_project(lock.project, self.lock_path)  # `load` checked the rest; this guards sys.path
         self._extend_sys_path()
 
@@ -192,9 +194,18 @@ class Registry:
 
     # -- flows and staleness --------------------------------------------------------
 
+    def restrict(self, subset: LockFlow) -> None:
+        """Run only `subset` of its flow in this process (`runtime.selection`): both
+        engines, and a generated flow's `run_operations`, take the flow from `flow()`."""
+        self._subsets[subset.name] = subset
+
+    def is_subset(self, flow_name: str) -> bool:
+        return flow_name in self._subsets
+
     def flow(self, flow_name: str) -> LockFlow:
-        """The locked flow `flow_name`; RuntimeUsageError (with "did you mean") when unknown."""
-        flow = self.lock.flow(flow_name)
+        """The locked flow `flow_name` (the part of it `restrict` chose); RuntimeUsageError
+        (with "did you mean") when unknown."""
+        flow = self._subsets.get(flow_name) or self.lock.flow(flow_name)
         if flow is None:
             names = [f.name for f in self.lock.flows]
             raise RuntimeUsageError(

@@ -76,7 +76,7 @@ def _neighbours(lock: LockFile, members: Iterable[str]) -> tuple[dict[str, set[s
 
 def _pick(selector: Selector, flow: LockFlow, upstream: dict[str, set[str]],
           downstream: dict[str, set[str]]) -> set[str]:
-    picked = {name for name in flow.operations if naming.in_scope(name, selector.name)}
+    picked = {name for name in flow.operations if name == selector.name or naming.in_scope(name, selector.name)}
     if not picked:
         raise RuntimeUsageError(f"`{selector.name}` is no operation or group of flow `{flow.name}`",
                                 f"`python -m runtime --list` shows the members of `{flow.name}`")

@@ -165,8 +165,9 @@ def test_hostile_text_cannot_inject_code(description, tags, default, annotation,
 
 
 def test_groups_that_use_each_other_s_operations_import_and_run(tmp_path):
-    """Flow `a` submits `b.y`, flow `b` submits `a.x`: the generated modules import each
-    other. They import in any order, and the flow runs under Prefect."""
+    """Flow `a` runs `b.y`, flow `b` runs `a.x`: each module's flows find the other's tasks
+    through its task table when they run. The modules import in any order, and the flow
+    runs under Prefect."""
     import subprocess
     import sys
 
@@ -190,4 +191,4 @@ def test_groups_that_use_each_other_s_operations_import_and_run(tmp_path):
     ran = subprocess.run([sys.executable, "-m", "runtime", "a", "-q"], cwd=tmp_path, capture_output=True, text=True,
                          timeout=300, env={key: value for key, value in os.environ.items() if not key.startswith("PREFECT_API")})
     assert ran.returncode == 0, ran.stderr[-3000:]
-    assert json.loads(ran.stdout) == {"a.x": 1, "a.z": 20}
+    assert json.loads(ran.stdout) == 20  # a.z, the one member whose result no member takes

@@ -223,12 +223,15 @@ def _tickets_in(db: Path) -> list[tuple]:
 
 def test_tickets_local(registry, tmp_path):
     db = tmp_path / "tickets.sqlite"
-    report = run_flow_sync(registry, "tickets", {"db_path": str(db)})
+    result = run_flow_sync(registry, "tickets", {"db_path": str(db)})
+    # two sinks: `tickets.migrate` is followed only through `depends_on`
+    assert set(result) == {"tickets.migrate", "tickets.store"} and result["tickets.migrate"] is None
+    report = result["tickets.store"]
     assert _tickets_in(db) == EXPECTED_TICKETS
     assert (report.stored, report.total_in_db) == (8, 8)
     assert report.by_priority == {"p1": 1, "p2": 3, "p3": 4}
     # storing is an upsert: a re-run stores the batch again without duplicating it
-    assert run_flow_sync(registry, "tickets", {"db_path": str(db)}) == report
+    assert run_flow_sync(registry, "tickets", {"db_path": str(db)})["tickets.store"] == report
     assert _tickets_in(db) == EXPECTED_TICKETS
 
 

@@ -232,7 +232,7 @@ def test_usage_errors_in_json(tmp_path: Path, argv: list[str]) -> None:
 def test_bad_environment_value_is_a_usage_error(project: Path) -> None:
     result = orchc("check", cwd=project, ORCHC_OUTPUT_FORMAT="yaml")
     assert result.returncode == 2
-    assert result.stdout.startswith(".:1:1: OC105 [error] $ORCHC_OUTPUT_FORMAT is `yaml`")
+    assert result.stdout.startswith("orchc: OC105 [error] $ORCHC_OUTPUT_FORMAT is `yaml`")  # no file position
 
 
 # -- check --diff -------------------------------------------------------------------------------

@@ -153,7 +153,7 @@ def test_the_scaling_recipe_runs(tmp_path: Path) -> None:
                 continue
             result = subprocess.run(command, shell=True, cwd=clone, env=env, capture_output=True, text=True, timeout=600)
             assert result.returncode == 0, f"{command}\n{result.stdout}\n{result.stderr[-3000:]}"
-            assert json.loads(result.stdout)["stored"] == 8, result.stdout  # the tickets flow's summary
+            assert json.loads(result.stdout)["tickets.store"]["stored"] == 8, result.stdout  # the tickets flow's summary
         assert len(background) == 2
     finally:
         for process in background:

@@ -266,7 +266,7 @@ class _ModuleWriter:
         piece = Piece()
         op = self.plan.ops[name]
         options = [f"name={string_literal(name, piece)}", *self._task_options(op, piece)]
-        body = [f"executor={string_literal(op.executor, piece)}"] if op.executor != "thread" and not op.is_async else []
+        body = [f"executor={string_literal(op.executor, piece)}"] if op.executor == "process" else []
         params = [_identifier(p.name) for p in op.params]
         prefix = "async def" if op.is_async else "def"
         piece.call("", f"@{self._runtime('task')}(", options, ")")

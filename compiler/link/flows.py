@@ -26,10 +26,11 @@ def build_flows(
     """
     position = {name: index for index, name in enumerate(order)}
     upstream: dict[str, set[str]] = defaultdict(set)
-    downstream: dict[str, set[str]] = defaultdict(set)
+    consumers: dict[str, set[str]] = defaultdict(set)  # who takes each operation's result
     for edge in edges:
         upstream[edge.target].add(edge.source)
-        downstream[edge.source].add(edge.target)
+        if edge.param is not None:
+            consumers[edge.source].add(edge.target)
     by_name = {op.name: op for op in operations}
     unbound_params = _unbound_params(operations, edges)
     heads = [*groups, *(op.name for op in operations if "." not in op.name and op.name not in groups)]
@@ -45,7 +46,7 @@ def build_flows(
         members = _with_upstream(core, upstream)
         params, found = _flow_params(head, sorted(members), by_name, unbound_params, reported)
         diagnostics += found
-        flows.append(Flow(head, tuple(sorted(members, key=position.__getitem__)), params, _sinks(core, downstream)))
+        flows.append(Flow(head, tuple(sorted(members, key=position.__getitem__)), params, _sinks(members, consumers)))
     return tuple(flows), diagnostics
 
 
@@ -61,9 +62,11 @@ def _with_upstream(core: list[str], upstream: dict[str, set[str]]) -> set[str]:
     return members
 
 
-def _sinks(core: list[str], downstream: dict[str, set[str]]) -> tuple[str, ...]:
-    inside = set(core)
-    return tuple(sorted(n for n in inside if not any(s in inside and s != n for s in downstream.get(n, ()))))
+def _sinks(members: set[str], consumers: dict[str, set[str]]) -> tuple[str, ...]:
+    """The members whose result no member takes: what the flow returns. One followed only
+    through `depends_on` is a sink too, so an ordering-only step after it (a cleanup
+    returning None) never hides its result."""
+    return tuple(sorted(n for n in members if not (consumers.get(n, set()) - {n}) & members))
 
 
 def _unbound_params(operations: Sequence[OperationSpec], edges: Sequence[Edge]) -> dict[str, list[ParamSpec]]:

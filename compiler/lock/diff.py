@@ -203,3 +203,31 @@ def lock_changes(old: LockFile, new: LockFile) -> list[Change]:
                        if before_modules.get(p) != after_modules.get(p))
         changes.append(Change("generated", "", "generated modules changed: " + ", ".join(f"`{p}`" for p in paths)))
     return changes
+
+
+def rewiring(old: LockFile, new: LockFile) -> list[Change]:
+    """How a build rewired what already existed, one line each: each argument of an
+    operation kept from `old` that another producer now feeds, that a producer now feeds
+    (it was a flow parameter), or that no producer feeds any more; and each parameter a
+    flow kept from `old` gained or lost. New operations and flows are not rewiring."""
+    kept = {op.name for op in old.operations} & {op.name for op in new.operations}
+    delta = edge_delta(old, new)
+    changes = [Change("wiring", b.target, f"rebind {b.target}.{b.param}: {a.source} -> {b.source} ({b.reason})")
+               for a, b in delta.rebound if b.target in kept]
+    changes += [Change("wiring", e.target, f"bind {e.target}.{e.param}: {e.source} ({e.reason})")
+                for e in delta.added if e.param is not None and e.target in kept]
+    changes += [Change("wiring", e.target, f"unbind {e.target}.{e.param}: was {e.source} ({e.reason})")
+                for e in delta.removed if e.param is not None and e.target in kept]
+    old_flows = {f.name: f for f in old.flows}
+    for flow in new.flows:
+        if flow.name not in old_flows:
+            continue
+        before = {p.name for p in old_flows[flow.name].params}
+        for param in flow.params:
+            if param.name not in before:
+                kind = "required" if param.required else "optional"
+                shown = f"{param.name}: {param.annotation}" if param.annotation else param.name
+                changes.append(Change("flow", flow.name, f"new {kind} flow parameter {shown} in {flow.name}"))
+        for name in sorted(before - {p.name for p in flow.params}):
+            changes.append(Change("flow", flow.name, f"flow parameter {name} gone from {flow.name}"))
+    return changes

@@ -62,7 +62,9 @@ class LockOperation(_Model):
     tags: list[str] = Field(default_factory=list)
     cache: bool = False
     persist_result: bool | None = None
-    executor: Literal["thread", "process"] = "thread"
+    #: where the operation runs: `loop` (an async function, on the event loop), else its
+    #: `executor` option (`thread` or `process`)
+    executor: Literal["thread", "process", "loop"] = "thread"
     params: list[LockParam] = Field(default_factory=list)
 
 
@@ -229,7 +231,7 @@ def _lock_operation(op: OperationSpec, params: dict[tuple, LockParam]) -> LockOp
         retries=options.retries,
         retry_delay_seconds=list(delay) if isinstance(delay, tuple) else delay,
         timeout_seconds=options.timeout_seconds, tags=sorted(options.tags), cache=options.cache,
-        persist_result=options.persist_result, executor=options.executor,
+        persist_result=options.persist_result, executor="loop" if op.is_async else options.executor,
         params=[_lock_param(p, params) for p in op.params],
     )
 

@@ -50,7 +50,9 @@ def render_text(diagnostics: Sequence[Diagnostic]) -> str:
     blocks = []
     for d in diagnostics:
         span = d.span
-        lines = [f"{span.path}:{span.line}:{span.column}: {d.code} [{d.severity}] {d.message}"]
+        # "." is no file (the command line, the project as a whole): no position to show
+        where = "orchc" if span.path == "." else f"{span.path}:{span.line}:{span.column}"
+        lines = [f"{where}: {d.code} [{d.severity}] {d.message}"]
         if d.hint:
             lines.append(f"    hint: {d.hint}")
         lines += [f"    note: {r.path}:{r.line}:{r.column}: {text}" for r, text in d.related]
@@ -58,16 +60,18 @@ def render_text(diagnostics: Sequence[Diagnostic]) -> str:
     return "\n".join(blocks)
 
 
-def render_changes(changes: Sequence[Change]) -> str:
-    """The semantic summary above the diffs: one line per change."""
-    return "\n".join(["changes from the lockfile on disk to what `orchc build` writes:",
-                      *(f"  {change.text}" for change in changes)])
+def render_changes(changes: Sequence[Change], command: str = "check") -> str:
+    """The semantic summary above the diffs (`check`), or the rewiring a build made: one
+    line per change."""
+    title = ("rewired since the previous lockfile:" if command == "build"
+             else "changes from the lockfile on disk to what `orchc build` writes:")
+    return "\n".join([title, *(f"  {change.text}" for change in changes)])
 
 
 def _text_sections(report: Report) -> list[str]:
     sections = [render_text(report.diagnostics)] if report.diagnostics else []
     if report.changes:
-        sections.append(render_changes(report.changes))
+        sections.append(render_changes(report.changes, report.command))
     return sections
 
 

@@ -35,7 +35,8 @@ class Report:
     summary: str
     #: the project folder inside its repository (`""` at the top, else `sub/dir/`)
     prefix: str = ""
-    #: `check --diff`: the semantic changes from the lock on disk to the expected one
+    #: `check --diff`: the semantic changes from the lock on disk to the expected one;
+    #: `build`: how it rewired the previous lock (`compiler.lock.diff.rewiring`)
     changes: tuple[Change, ...] = ()
     #: `check --diff`: unified diffs of the lock and each stale generated module
     diffs: tuple[FileDiff, ...] = ()
