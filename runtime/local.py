@@ -17,7 +17,9 @@ Same semantics as the generated Prefect flows, read from the same lock:
    hand-off costs more than such a call (`bench/bench_hamilton.py`).
 4. `retries` / `retry_delay_seconds` (a number, or one delay per retry with the last
    repeated) and `timeout_seconds` apply per operation. A sync call that times out keeps
-   running in its worker (threads cannot be killed) but the operation counts as failed.
+   running in its worker (threads cannot be killed) but the operation counts as failed;
+   a timed `executor="process"` call runs in a process of its own, killed at the deadline
+   (`runtime.deadlines`, as under Prefect).
 5. A failed operation's downstream is skipped; independent branches still finish; then
    FlowFailed lists every failure and every skipped operation.
 
@@ -45,6 +47,7 @@ from typing import Any, Literal, NamedTuple
 
 from compiler.lock.lockfile import LockFlow, LockOperation
 from compiler.pools import process_pool
+from runtime import deadlines
 from runtime.errors import FlowFailed, RuntimeUsageError, describe_exception
 from runtime.registry import Registry
 
@@ -543,8 +546,12 @@ class _Run:
 
     async def _call(self, step: _Step, kwargs: dict[str, Any]) -> Any:
         """One call of a step that is not `direct`: sync, positional-only or timed out."""
-        awaitable = self._begin(step, kwargs)
         timeout = step.op.timeout_seconds
+        if step.in_process and timeout is not None:  # its own process, killed at the deadline
+            args, kwargs = _split_positional(step, kwargs)
+            call = functools.partial(deadlines.call_in_process, step.name, step.function, tuple(args), kwargs, timeout)
+            return await self.loop.run_in_executor(self._thread_pool(), call)
+        awaitable = self._begin(step, kwargs)
         if timeout is None:
             return await awaitable
         try:
@@ -555,12 +562,7 @@ class _Run:
             raise TimeoutError(f"`{step.name}` did not finish within {timeout:g}s") from None
 
     def _begin(self, step: _Step, kwargs: dict[str, Any]):
-        kwargs = dict(kwargs)
-        args = []
-        for name in step.positional_only:
-            if name not in kwargs:
-                break
-            args.append(kwargs.pop(name))
+        args, kwargs = _split_positional(step, kwargs)
         if step.is_async:
             return step.function(*args, **kwargs)
         executor: Executor = self._process_pool() if step.in_process else self._thread_pool()
@@ -580,6 +582,17 @@ class _Run:
 
 
 # -- entry points -------------------------------------------------------------------------
+
+
+def _split_positional(step: _Step, kwargs: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
+    """The leading positional-only arguments of a call, and the keyword ones."""
+    kwargs = dict(kwargs)
+    args = []
+    for name in step.positional_only:
+        if name not in kwargs:
+            break
+        args.append(kwargs.pop(name))
+    return args, kwargs
 
 
 async def run_flow(registry: Registry, flow_name: str, params: dict[str, Any] | None = None,

@@ -134,12 +134,14 @@ def _record_end(run_id: Any) -> None:
             _attempts[run_id][2] = time.monotonic()
 
 
-def task_body(op_name: str, *, executor: str = "thread") -> Callable[[Callable], Callable]:
+def task_body(op_name: str, *, executor: str = "thread", timeout: float | None = None) -> Callable[[Callable], Callable]:
     """Make a generated stub call operation `op_name` through the current registry.
 
     The stub's signature (kept through `functools.wraps`) is what Prefect binds and shows;
     an `async def` stub gives an async body; `executor="process"` runs the function in a
-    process pool.
+    process pool. A sync operation's `timeout` is enforced here (`runtime.deadlines`: its
+    own process killed, or the thread's call abandoned, at the deadline), not by Prefect,
+    which lets a sync task run on past its timeout and warns about it on every call.
     """
 
     def decorate(stub: Callable) -> Callable:
@@ -155,6 +157,8 @@ def task_body(op_name: str, *, executor: str = "thread") -> Callable[[Callable],
 
             return run_async
         call = _call_in_process if executor == "process" else _call_here
+        if timeout is not None:
+            call = functools.partial(_call_with_deadline, executor=executor, seconds=timeout)
 
         @functools.wraps(stub)
         def run(**kwargs: Any) -> Any:
@@ -209,6 +213,14 @@ def _process_pool(state: tuple) -> concurrent.futures.ProcessPoolExecutor:
             _pool_key = key
             atexit.register(_pool.shutdown)  # before interpreter teardown, not during it
         return _pool
+
+
+def _call_with_deadline(op_name: str, kwargs: dict[str, Any], *, executor: str, seconds: float) -> Any:
+    from runtime import deadlines
+
+    in_process = executor == "process" and os.environ.get(IN_PLACE_ENV) != "1"
+    call = deadlines.call_in_process if in_process else deadlines.call_in_thread
+    return call(op_name, _function(op_name), (), kwargs, seconds)
 
 
 def _call_in_process(op_name: str, kwargs: dict[str, Any]) -> Any:

@@ -19,3 +19,11 @@ def prefect_server():
 
     with prefect_test_harness(server_startup_timeout=120):
         yield
+
+
+@pytest.fixture(params=["local", "prefect"])
+def engine(request):
+    """Each engine's name, for tests that run both; the Prefect one on the session's server."""
+    if request.param == "prefect":
+        request.getfixturevalue("prefect_server")
+    return request.param

@@ -82,12 +82,6 @@ def ran(project: Path) -> list[str]:
     return sorted((project / "ran.txt").read_text().split())
 
 
-@pytest.fixture(params=["local", "prefect"])
-def engine(request):
-    """Each engine; the Prefect one on the session's server."""
-    if request.param == "prefect":
-        request.getfixturevalue("prefect_server")
-    return request.param
 
 
 def test_a_flow_returns_every_sink_even_one_followed_only_by_depends_on(project, capsys, engine):

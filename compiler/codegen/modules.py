@@ -267,6 +267,8 @@ class _ModuleWriter:
         op = self.plan.ops[name]
         options = [f"name={string_literal(name, piece)}", *self._task_options(op, piece)]
         body = [f"executor={string_literal(op.executor, piece)}"] if op.executor == "process" else []
+        if op.timeout_seconds is not None and not op.is_async:  # Prefect cannot stop a sync task
+            body.append(f"timeout={code_literal(_number(op.timeout_seconds), piece)}")
         params = [_identifier(p.name) for p in op.params]
         prefix = "async def" if op.is_async else "def"
         piece.call("", f"@{self._runtime('task')}(", options, ")")
@@ -289,7 +291,7 @@ class _ModuleWriter:
                 else:
                     text = code_literal(_number(delay), piece)
                 options.append(f"retry_delay_seconds={text}")
-        if op.timeout_seconds is not None:
+        if op.timeout_seconds is not None and op.is_async:  # a sync one's is the task body's
             options.append(f"timeout_seconds={code_literal(_number(op.timeout_seconds), piece)}")
         if op.persist_result is not None:
             options.append(f"persist_result={bool(op.persist_result)!r}")
