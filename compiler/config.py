@@ -65,6 +65,8 @@ class Config:
     engine: str = "prefect"
     #: the Prefect task runner the generated flows use
     task_runner: str = "thread"
+    #: where the local engine stores cached operations' results (`runtime.result_cache`)
+    result_cache: str = ".orchc_cache/results"
     #: the declared deployments, sorted by name
     deployments: tuple[DeploymentDecl, ...] = ()
     #: where the table was read from, for diagnostics
@@ -128,6 +130,7 @@ _KEYS = {
     "opaque_types": (_string_list, "a list of qualified type names such as `mylib.Frame`"),
     "engine": (_choice(ENGINES), "one of " + ", ".join(f"`{e}`" for e in ENGINES)),
     "task_runner": (_choice(TASK_RUNNERS), "one of " + ", ".join(f"`{r}`" for r in TASK_RUNNERS)),
+    "result_cache": (_relative_path, "a project-relative folder such as `.orchc_cache/results`"),
     "deployments": (_deployments, "a table of deployments, one `[tool.orchc.deployments.NAME]` table each"),
 }
 

@@ -59,6 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "everything upstream), NAME+ (and everything downstream); repeatable")
     parser.add_argument("--exclude", action="append", default=[], metavar="SEL",
                         help="leave these operations out (the same forms as --select); repeatable")
+    parser.add_argument("--no-cache", action="store_true",
+                        help="read no stored result of a `cache=True` operation (the results are still stored)")
     parser.add_argument("--engine", choices=ENGINES,
                         help=f"default: ${ENGINE_ENV}, else [tool.orchc] engine, else prefect")
     parser.add_argument("--task-runner", choices=RUNNERS,
@@ -164,7 +166,9 @@ def _dispatch(args: argparse.Namespace) -> int:
     params = parse_params(registry, flow, args.param, args.params_file)
     _choose_task_runner(args, engine)
     report = _new_report(engine, flow.name)
-    result = run(engine, registry, flow.name, params, report)
+    if args.no_cache:  # Prefect's setting, read when it is imported: compute again, store anew
+        os.environ["PREFECT_TASKS_REFRESH_CACHE"] = "true"
+    result = run(engine, registry, flow.name, params, report, read_cache=not args.no_cache)
     sys.stdout.write(to_json(result, indent=2, serialize_unknown=True).decode() + "\n")
     return _exit(0, report)
 
@@ -218,7 +222,8 @@ def _new_report(engine: str, flow_name: str) -> Any:
     return RunReport(flow_name)
 
 
-def run(engine: str, registry: Registry, flow_name: str, params: dict[str, Any], report: Any = None) -> Any:
+def run(engine: str, registry: Registry, flow_name: str, params: dict[str, Any], report: Any = None,
+        read_cache: bool = True) -> Any:
     """Run the flow on `engine`; both engines raise FlowFailed when an operation fails.
 
     The caller has checked the flow's sources (`Registry.refuse_stale`) and, for Prefect, its
@@ -227,7 +232,7 @@ def run(engine: str, registry: Registry, flow_name: str, params: dict[str, Any],
     if engine == "local":
         from runtime.local import run_flow_sync
 
-        return run_flow_sync(registry, flow_name, params, report)
+        return run_flow_sync(registry, flow_name, params, report, read_cache)
     try:
         from runtime import prefect_engine  # lazy: importing Prefect costs about a second
     except ImportError as error:

@@ -50,6 +50,7 @@ from compiler.pools import process_pool
 from runtime import deadlines
 from runtime.errors import FlowFailed, RuntimeUsageError, describe_exception
 from runtime.registry import Registry
+from runtime.result_cache import CacheError, ResultStore
 
 logger = logging.getLogger("orchc.local")
 
@@ -68,6 +69,8 @@ class OpRecord:
     duration: float = 0.0
     #: `ExcType: message` of the last failure
     error: str | None = None
+    #: whether the result was the one stored by an earlier run (`cache=True`), not computed
+    cached: bool = False
 
 
 @dataclass
@@ -182,7 +185,7 @@ def _step(op: LockOperation, function: Callable, upstream: tuple[str, ...],
     is_async = inspect.iscoroutinefunction(function)
     positional_only = _positional_only(function)
     in_process = op.executor == "process" and not is_async
-    plain = not positional_only and op.timeout_seconds is None
+    plain = not positional_only and op.timeout_seconds is None and not op.cache  # a cached call goes by `_run_step`
     return _Step(op, op.name, function, upstream, data, flow_params, positional_only, is_async, in_process,
                  direct=is_async and plain,
                  inline=not is_async and not in_process and plain and op.retries == 0)
@@ -279,8 +282,10 @@ class _Run:
     never parks on its upstream, and never raises for a failed operation.
     """
 
-    def __init__(self, plan: _Plan, params: dict[str, Any], report: RunReport) -> None:
+    def __init__(self, plan: _Plan, params: dict[str, Any], report: RunReport, store: ResultStore | None = None) -> None:
         self.plan = plan
+        #: where cached operations' results are read and stored (`runtime.result_cache`)
+        self.store = store
         self.steps = plan.steps
         self.params = params
         self.report = report
@@ -508,7 +513,12 @@ class _Run:
         start = time.perf_counter()
         try:
             kwargs = self._arguments(step)
-            while not completed and record.attempts <= step.op.retries:  # one pass per attempt
+            try:
+                key, completed = self._cached(step, record, kwargs)
+                attempts = step.op.retries + 1
+            except CacheError as error:  # inputs that cannot be stored: no attempt can help
+                key, attempts, record.error = None, 0, str(error)
+            while not completed and record.attempts < attempts:  # one pass per attempt
                 record.attempts += 1
                 try:
                     value = await (step.function(**kwargs) if step.direct else self._call(step, kwargs))
@@ -517,8 +527,9 @@ class _Run:
                     if record.attempts <= step.op.retries:
                         await self._before_retry(step, record)
                 else:
-                    self.results[step.name] = value
-                    completed = True
+                    completed = self._store(step, record, key, value)
+                    if not completed:
+                        break  # a result that cannot be stored: another attempt makes the same
         except BaseException as error:  # cancelled, interrupted or a bug: not an operation failure
             if not self.done.done():
                 self.done.set_exception(error)  # this step will never finish, so neither will the run
@@ -528,6 +539,30 @@ class _Run:
             del self.running[index]
         self._record_outcome(step, record, completed)
         self._finish(index, completed)
+
+    def _cached(self, step: _Step, record: OpRecord, kwargs: dict[str, Any]) -> tuple[str | None, bool]:
+        """The store's key for a cached step's call (None for others) and whether its
+        stored result was taken; CacheError when its inputs cannot be stored."""
+        if not step.op.cache or self.store is None:
+            return None, False
+        key = self.store.key(step.op, kwargs)
+        hit, value = self.store.get(key)
+        if hit:
+            self.results[step.name] = value
+            record.cached = True
+            logger.info("`%s`: the stored result of an earlier run (cache)", step.name)
+        return key, hit
+
+    def _store(self, step: _Step, record: OpRecord, key: str | None, value: Any) -> bool:
+        """Keep a completed call's result (and store it when cached); False when it cannot be stored."""
+        if key is not None:
+            try:
+                self.store.put(key, step.op, value)
+            except (CacheError, OSError) as error:
+                record.error = str(error) if isinstance(error, CacheError) else f"`{step.name}`: cannot store its result: {error}"
+                return False
+        self.results[step.name] = value
+        return True
 
     async def _before_retry(self, step: _Step, record: OpRecord) -> None:
         delay = _delay(step.op, record.attempts - 1)
@@ -596,7 +631,7 @@ def _split_positional(step: _Step, kwargs: dict[str, Any]) -> tuple[list[Any], d
 
 
 async def run_flow(registry: Registry, flow_name: str, params: dict[str, Any] | None = None,
-                   report: RunReport | None = None) -> Any:
+                   report: RunReport | None = None, read_cache: bool = True) -> Any:
     """Run flow `flow_name` locally and return its result (see the module docstring).
 
     Pass a `report` to read the per-operation records afterwards (FlowFailed carries it
@@ -606,7 +641,7 @@ async def run_flow(registry: Registry, flow_name: str, params: dict[str, Any] | 
     params = dict(params or {})
     check_params(flow, params)
     report = report if report is not None else RunReport(flow_name)
-    run = _Run(cached_plan(registry, flow), params, report)
+    run = _Run(cached_plan(registry, flow), params, report, ResultStore(registry.root, registry.config, read_cache))
     start = time.perf_counter()
     try:
         await run.execute()
@@ -616,6 +651,6 @@ async def run_flow(registry: Registry, flow_name: str, params: dict[str, Any] | 
 
 
 def run_flow_sync(registry: Registry, flow_name: str, params: dict[str, Any] | None = None,
-                  report: RunReport | None = None) -> Any:
+                  report: RunReport | None = None, read_cache: bool = True) -> Any:
     """`run_flow` for synchronous callers (starts its own event loop)."""
-    return asyncio.run(run_flow(registry, flow_name, params, report))
+    return asyncio.run(run_flow(registry, flow_name, params, report, read_cache))
