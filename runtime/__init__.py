@@ -8,6 +8,7 @@ code uses only when it is first used: the compiler reads the contract without it
 """
 
 from runtime.operation import OperationInfo, operation, operation_info
+from runtime.publish import get_logger, publish_link, publish_markdown, publish_table
 
 #: the names generated modules use, as `runtime.NAME`
 GENERATED_CODE_NAMES = ("UNSET", "cache_policy", "run_operations", "task", "task_body", "task_runner")
@@ -17,8 +18,12 @@ __all__ = [
     "OperationInfo",
     "UNSET",
     "cache_policy",
+    "get_logger",
     "operation",
     "operation_info",
+    "publish_link",
+    "publish_markdown",
+    "publish_table",
     "run_operations",
     "task",
     "task_body",
@@ -28,8 +33,7 @@ __all__ = [
 
 def __getattr__(name: str):
     """The names generated code uses (`runtime.prefect_support`, `runtime.prefect_flows`,
-    `runtime.task_runners`),
-    loaded on first use."""
+    `runtime.task_runners`), loaded on first use."""
     if name == "task_runner":
         from runtime import task_runners
 

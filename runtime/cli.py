@@ -21,6 +21,7 @@ import argparse
 import logging
 import os
 import sys
+import time
 import traceback
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ from typing import Any
 from pydantic_core import to_json
 
 from compiler.lock.lockfile import LockFlow, LockFlowParam
-from runtime.errors import OrchcRuntimeError, RuntimeUsageError
+from runtime.errors import FlowFailed, OrchcRuntimeError, RuntimeUsageError
 from runtime.params import parse_params
 from runtime.registry import Registry, set_current_registry
 from runtime.task_runners import DASK_ADDRESS_ENV, RAY_ADDRESS_ENV, RUNNER_ENV, RUNNERS
@@ -61,6 +62,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="leave these operations out (the same forms as --select); repeatable")
     parser.add_argument("--no-cache", action="store_true",
                         help="read no stored result of a `cache=True` operation (the results are still stored)")
+    parser.add_argument("--summary", type=Path, metavar="FILE.json",
+                        help="write each operation's state, attempts, duration and cache hit (both engines alike)")
+    parser.add_argument("--artifacts-dir", type=Path, metavar="DIR",
+                        help="local engine: where operations' publish_* files go "
+                             "(default: .orchc_cache/artifacts/FLOW-TIME in the project)")
     parser.add_argument("--engine", choices=ENGINES,
                         help=f"default: ${ENGINE_ENV}, else [tool.orchc] engine, else prefect")
     parser.add_argument("--task-runner", choices=RUNNERS,
@@ -168,9 +174,28 @@ def _dispatch(args: argparse.Namespace) -> int:
     report = _new_report(engine, flow.name)
     if args.no_cache:  # Prefect's setting, read when it is imported: compute again, store anew
         os.environ["PREFECT_TASKS_REFRESH_CACHE"] = "true"
-    result = run(engine, registry, flow.name, params, report, read_cache=not args.no_cache)
+    start = time.perf_counter()
+    try:
+        result = run(engine, registry, flow.name, params, report, read_cache=not args.no_cache,
+                     artifacts=args.artifacts_dir)
+    except FlowFailed:
+        _write_summary(args.summary, flow.name, engine, report, True, time.perf_counter() - start)
+        raise
+    _write_summary(args.summary, flow.name, engine, report, False, time.perf_counter() - start)
     sys.stdout.write(to_json(result, indent=2, serialize_unknown=True).decode() + "\n")
     return _exit(0, report)
+
+
+def _write_summary(path: Path | None, flow: str, engine: str, report: Any, failed: bool, seconds: float) -> None:
+    if path is None:
+        return
+    from runtime import summary
+
+    if engine == "local":
+        rows = summary.local_rows(report)
+    else:
+        from runtime.prefect_flows import last_rows as rows
+    summary.write(path, summary.document(flow, engine, failed, seconds, rows))
 
 
 def flow_to_run(registry: Registry, name: str, selects: list[str], excludes: list[str]) -> LockFlow:
@@ -223,7 +248,7 @@ def _new_report(engine: str, flow_name: str) -> Any:
 
 
 def run(engine: str, registry: Registry, flow_name: str, params: dict[str, Any], report: Any = None,
-        read_cache: bool = True) -> Any:
+        read_cache: bool = True, artifacts: Path | None = None) -> Any:
     """Run the flow on `engine`; both engines raise FlowFailed when an operation fails.
 
     The caller has checked the flow's sources (`Registry.refuse_stale`) and, for Prefect, its
@@ -232,7 +257,7 @@ def run(engine: str, registry: Registry, flow_name: str, params: dict[str, Any],
     if engine == "local":
         from runtime.local import run_flow_sync
 
-        return run_flow_sync(registry, flow_name, params, report, read_cache)
+        return run_flow_sync(registry, flow_name, params, report, read_cache, artifacts)
     try:
         from runtime import prefect_engine  # lazy: importing Prefect costs about a second
     except ImportError as error:

@@ -43,12 +43,14 @@ from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
 from compiler.lock.lockfile import LockFlow, LockOperation
 from compiler.pools import process_pool
 from runtime import deadlines
 from runtime.errors import FlowFailed, RuntimeUsageError, describe_exception
+from runtime.publish import call_as, current_operation, use_artifacts_folder
 from runtime.registry import Registry
 from runtime.result_cache import CacheError, ResultStore
 
@@ -397,7 +399,7 @@ class _Run:
         # (`asyncio.run` inside an operation)
         asyncio._set_running_loop(None)
         try:
-            self.results[step.name] = step.function(**self._arguments(step))
+            self.results[step.name] = call_as(step.name, step.function, **self._arguments(step))
             completed = True
         except Exception as error:  # the user's operation failed (a simple step has no retries)
             record.error = describe_exception(error)
@@ -412,7 +414,7 @@ class _Run:
         record.state = "running"
         record.attempts = 1
         start = time.perf_counter()
-        future = self._thread_pool().submit(functools.partial(step.function, **self._arguments(step)))
+        future = self._thread_pool().submit(functools.partial(call_as, step.name, step.function, **self._arguments(step)))
         self.running[index] = future
         loop = self.loop
 
@@ -511,6 +513,7 @@ class _Run:
         record.state = "running"
         completed = False
         start = time.perf_counter()
+        current_operation.set(step.name)  # this step's own task: its async calls log as it
         try:
             kwargs = self._arguments(step)
             try:
@@ -600,8 +603,10 @@ class _Run:
         args, kwargs = _split_positional(step, kwargs)
         if step.is_async:
             return step.function(*args, **kwargs)
-        executor: Executor = self._process_pool() if step.in_process else self._thread_pool()
-        call = functools.partial(step.function, *args, **kwargs)
+        if step.in_process:
+            return self.loop.run_in_executor(self._process_pool(), functools.partial(step.function, *args, **kwargs))
+        call = functools.partial(call_as, step.name, step.function, *args, **kwargs)
+        executor: Executor = self._thread_pool()
         return self.loop.run_in_executor(executor, call)
 
     def outcome(self) -> Any:
@@ -631,7 +636,8 @@ def _split_positional(step: _Step, kwargs: dict[str, Any]) -> tuple[list[Any], d
 
 
 async def run_flow(registry: Registry, flow_name: str, params: dict[str, Any] | None = None,
-                   report: RunReport | None = None, read_cache: bool = True) -> Any:
+                   report: RunReport | None = None, read_cache: bool = True,
+                   artifacts: Path | None = None) -> Any:
     """Run flow `flow_name` locally and return its result (see the module docstring).
 
     Pass a `report` to read the per-operation records afterwards (FlowFailed carries it
@@ -642,15 +648,26 @@ async def run_flow(registry: Registry, flow_name: str, params: dict[str, Any] | 
     check_params(flow, params)
     report = report if report is not None else RunReport(flow_name)
     run = _Run(cached_plan(registry, flow), params, report, ResultStore(registry.root, registry.config, read_cache))
+    previous = use_artifacts_folder(artifacts or default_artifacts_folder(registry.root, flow_name))
     start = time.perf_counter()
     try:
         await run.execute()
     finally:
         report.duration = time.perf_counter() - start
+        use_artifacts_folder(previous)
     return run.outcome()
 
 
 def run_flow_sync(registry: Registry, flow_name: str, params: dict[str, Any] | None = None,
-                  report: RunReport | None = None, read_cache: bool = True) -> Any:
+                  report: RunReport | None = None, read_cache: bool = True, artifacts: Path | None = None) -> Any:
     """`run_flow` for synchronous callers (starts its own event loop)."""
-    return asyncio.run(run_flow(registry, flow_name, params, report, read_cache))
+    return asyncio.run(run_flow(registry, flow_name, params, report, read_cache, artifacts))
+
+
+def default_artifacts_folder(root: Path, flow_name: str) -> Path:
+    """`.orchc_cache/artifacts/FLOW-YYYYmmdd-HHMMSS-ffffff`: one folder per run (made when
+    an operation first publishes)."""
+    import datetime
+
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
+    return root / ".orchc_cache" / "artifacts" / f"{flow_name}-{stamp}"

@@ -169,11 +169,16 @@ async def _wait_all(futures: list[Any]) -> None:
 # -- the end of a run -------------------------------------------------------------------
 
 
+#: the summary rows of the latest run this process finished (`--summary`), with `cached`
+last_rows: list[dict[str, Any]] = []
+
+
 async def _finish(plan: FlowPlan, futures: Mapping[str, Any]) -> Any:
     await _collect_remote_attempts(futures)
     rows = [_summary_row(name, futures[name]) for name in plan.members]
     await _fill_from_api(rows, futures)
     await _publish(plan.name, rows, naming.artifact_key(plan.name))
+    last_rows[:] = [{**row, "cached": row["state"] == "Cached"} for row in rows]
     failures = {
         name: describe_exception(future.result(raise_on_failure=False))
         for name, future in futures.items() if future.state.is_failed() or future.state.is_crashed()

@@ -53,3 +53,22 @@ def _wait_healthy(url: str, process: subprocess.Popen, seconds: float = 120) -> 
         except OSError:
             time.sleep(0.5)
     raise AssertionError("prefect server did not become healthy")
+
+
+def newest_artifact(key: str) -> dict:
+    """The newest artifact under `key` on the API in use (`PREFECT_API_URL`), as the REST
+    endpoint returns it (`type`, `data`...).
+
+    (Prefect 3.8.8's `Artifact.get` and `read_artifacts` send `null` filters the server
+    rejects with 422, and explicit empty run filters join the artifacts away, so this asks
+    the REST endpoint directly.)
+    """
+    import httpx
+    from prefect.settings import PREFECT_API_URL
+
+    query = {"artifacts": {"key": {"any_": [key]}}, "sort": "CREATED_DESC", "limit": 1}
+    response = httpx.post(f"{PREFECT_API_URL.value()}/artifacts/filter", json=query, timeout=30)
+    response.raise_for_status()
+    artifacts = response.json()
+    assert artifacts, f"no artifact {key!r}"
+    return artifacts[0]

@@ -17,6 +17,7 @@ from compiler.codegen.modules import generate
 from compiler.lock.lockfile import LockFile, dumps
 from runtime.errors import FlowFailed
 from tests.lockkit import edge, flow_param, lock, op, param
+from tests.prefect_server import newest_artifact
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
@@ -61,21 +62,10 @@ def _run(root: Path, flow: str, params: dict | None = None):
 
 
 def _artifact_rows(key: str) -> list[dict]:
-    """The rows of the newest artifact under `key`, read back through the Prefect API.
-
-    (Prefect 3.8.8's `Artifact.get` and `read_artifacts` send `null` filters the server
-    rejects with 422, and explicit empty run filters join the artifacts away, so this asks
-    the REST endpoint directly.)
-    """
-    import httpx
-    from prefect.settings import PREFECT_API_URL
-
-    query = {"artifacts": {"key": {"any_": [key]}}, "sort": "CREATED_DESC", "limit": 1}
-    response = httpx.post(f"{PREFECT_API_URL.value()}/artifacts/filter", json=query, timeout=30)
-    response.raise_for_status()
-    artifacts = response.json()
-    assert artifacts and artifacts[0]["type"] == "table", f"no table artifact {key!r}"
-    return json.loads(artifacts[0]["data"])
+    """The rows of the newest table artifact under `key`, read back through the Prefect API."""
+    artifact = newest_artifact(key)
+    assert artifact["type"] == "table", f"no table artifact {key!r}"
+    return json.loads(artifact["data"])
 
 
 def test_results_process_executor_and_artifact(tmp_path):
