@@ -81,16 +81,19 @@ def analyse_files(config: Config, files: Sequence[SourceFile | Diagnostic], path
     """The passes over files already read (a Diagnostic stands for one that could not
     be); `prior` are earlier findings (configuration, discovery) that count as errors too.
 
-    1. Extract every file (`extract_all`: the caller's cached or parallel extraction).
+    1. Extract every file (`extract_all`: the caller's cached or parallel extraction), and
+       resolve annotations through packages' re-exports (`compiler.link.reexports`).
     2. Link the operations into a graph; report unimportable modules, files that are one
        module, and a project without operations.
     3. Without errors, build the lock and generate the modules from it (`memo`: the
        caller's cache of formatted code), recording their hashes in the lock.
     """
     from compiler.link.linker import link
+    from compiler.link.reexports import canonical, reexports
     from compiler.lock.lockfile import dumps
 
     operations, extract_diagnostics = extract_all(files)
+    operations = canonical(operations, reexports([f for f in files if not isinstance(f, Diagnostic)]))
     packages = frozenset(source.module.split(".", 1)[0] for source in paths)
     graph, link_diagnostics = link(operations, config.all_opaque_types, packages)
     deployments, deployment_diagnostics = _deployments(config, graph, link_diagnostics)

@@ -72,6 +72,8 @@ def patched(root: Path, config: Config, sources: Sources, cache: Cache) -> Patch
     reads: list[SourceFile] = sources.reads  # type: ignore[assignment]  # sources.key: all were read
     edited = [(read, key) for read, key in zip(reads, sources.keys) if state.files.get(read.path, [None])[0] != key]
     gone = set(state.files) - {read.path for read in reads}
+    if any(_is_package_init(path) for path in [*(read.path for read, _ in edited), *gone]):
+        return None  # a package's re-exports may change what annotations mean: link again
     before = _remembered_operations(cache, state, [*(read.path for read, _ in edited), *gone])
     if before is None:
         return None
@@ -91,6 +93,12 @@ def patched(root: Path, config: Config, sources: Sources, cache: Cache) -> Patch
              **{read.path: [key, sum(op.span.path == read.path for op in after)] for read, key in edited}}
     hashes = {**state.outputs, **{path: _sha256(text) for path, text in changed.items()}}
     return Patched(state._replace(files=files, outputs=hashes), changed)
+
+
+def _is_package_init(path: str) -> bool:
+    from compiler.link.reexports import INIT
+
+    return path.rsplit("/", 1)[-1] == INIT
 
 
 def adopt(sources: Sources, cache: Cache, patched: Patched) -> tuple[int, int]:

@@ -187,7 +187,7 @@ def test_on_an_external_scheduler_with_workers_started_in_the_project(project: P
 def test_a_timeout_fails_an_operation_on_a_worker(project: Path, local_cluster: str, tmp_path: Path) -> None:
     run = Run(project, tmp_path / "home", "slow", "--dask-address", local_cluster)
     assert run.returncode == 1, run.stderr[-3000:]
-    assert "`slow.sleep` failed: TaskRunTimeoutError: Scope timed out after 1.0 second(s)." in run.stderr
+    assert "`slow.sleep` failed: TimeoutError: `slow.sleep` did not finish within 1s" in run.stderr
 
 
 def test_the_run_summary_counts_attempts_made_on_workers(project: Path, local_cluster: str, tmp_path: Path) -> None:

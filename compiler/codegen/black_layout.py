@@ -116,6 +116,7 @@ def _format_statements(statements: list[str], memo: Memo) -> list[list[str]]:
 
 
 LINE_LENGTH = BLACK_MODE.line_length
+_DEF = re.compile(r"(async )?def ")
 _BRACKETS = frozenset("([{")
 _STRING = re.compile(r'"[^"\n]*"')
 
@@ -152,7 +153,8 @@ def _layout(indent: str, head: str, args: list[str], tail: str, collection: bool
         return None
     inner = indent + "    "
     if len(args) == 1:  # black moves a lone argument without brackets to a line of its own
-        body = inner + args[0]
+        # ...and a def's lone parameter gets a trailing comma there
+        body = inner + args[0] + ("," if _DEF.match(head) else "")
         plain = _BRACKETS.isdisjoint(_STRING.sub('""', args[0]))
         return [indent + head, body, indent + tail] if plain and not collection and len(body) <= LINE_LENGTH else None
     if not collection:
