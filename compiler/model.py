@@ -83,6 +83,10 @@ class Options:
     timeout_seconds: float | int | None = None
     tags: tuple[str, ...] = ()
     cache: bool = False
+    #: part of a cached result's key: bump it to drop what earlier runs stored
+    cache_version: str | int | None = None
+    #: how long a cached result stays usable
+    cache_expiration_seconds: float | int | None = None
     persist_result: bool | None = None
     executor: Literal["thread", "process"] = "thread"
     description: str | None = None

@@ -549,7 +549,7 @@ class _Run:
         if not step.op.cache or self.store is None:
             return None, False
         key = self.store.key(step.op, kwargs)
-        hit, value = self.store.get(key)
+        hit, value = self.store.get(key, step.op)
         if hit:
             self.results[step.name] = value
             record.cached = True

@@ -29,6 +29,8 @@ class OperationInfo:
     timeout_seconds: float | None = None
     tags: tuple[str, ...] = ()
     cache: bool = False
+    cache_version: str | int | None = None
+    cache_expiration_seconds: float | None = None
     persist_result: bool | None = None
     executor: Literal["thread", "process"] = "thread"
     description: str | None = None
@@ -44,6 +46,8 @@ def operation(
     timeout_seconds: float | None = None,
     tags: Iterable[str] = (),
     cache: bool = False,
+    cache_version: str | int | None = None,
+    cache_expiration_seconds: float | None = None,
     persist_result: bool | None = None,
     executor: Literal["thread", "process"] = "thread",
     description: str | None = None,
@@ -61,6 +65,8 @@ def operation(
         timeout_seconds=timeout_seconds,
         tags=tuple(tags),
         cache=cache,
+        cache_version=cache_version,
+        cache_expiration_seconds=cache_expiration_seconds,
         persist_result=persist_result,
         executor=executor,
         description=description,

@@ -57,7 +57,8 @@ def _present(kwargs: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def task(**options: Any) -> Callable[[Callable], DeferredTask]:
-    """`prefect.task(**options)`, made when the task is first used: Prefect's `Task()`
+    """`prefect.task(**options)` (`cache_expiration_seconds=N` standing for Prefect's
+    `cache_expiration=timedelta(seconds=N)`), made when the task is first used: Prefect's `Task()`
     costs about 0.65 ms (it reads the function's source and pickles its code to hash it),
     so a generated package of 2,000 operations would spend 1.3 s making tasks at import
     time, most of them for flows that never run in that process."""
@@ -85,9 +86,15 @@ class DeferredTask:
         if self._task is None:
             with self._lock:
                 if self._task is None:
+                    import datetime
+
                     import prefect
 
-                    self._task = prefect.task(self._fn, **self._options)
+                    options = dict(self._options)
+                    seconds = options.pop("cache_expiration_seconds", None)
+                    if seconds is not None:
+                        options["cache_expiration"] = datetime.timedelta(seconds=seconds)
+                    self._task = prefect.task(self._fn, **options)
         return self._task
 
     def __getattr__(self, name: str) -> Any:
@@ -243,16 +250,17 @@ def _init_child(state: tuple) -> None:
 # -- cache ------------------------------------------------------------------------------
 
 
-def _source_key(op_name: str, source_hash: str, _context: Any, _inputs: Any) -> str:
-    return f"{op_name}:{source_hash}"
+def _source_key(op_name: str, source_hash: str, version: str | int | None, _context: Any, _inputs: Any) -> str:
+    return f"{op_name}:{source_hash}" + ("" if version is None else f":{version!r}")
 
 
-def cache_policy(op_name: str, source_hash: str) -> Any:
-    """Prefect's cache policy for a cached operation: its inputs plus its locked source hash.
+def cache_policy(op_name: str, source_hash: str, version: str | int | None = None) -> Any:
+    """Prefect's cache policy for a cached operation: its inputs, its locked source hash
+    and its `cache_version`.
 
     The operation's name is part of the key so two operations with equal inputs never
-    share a cached result; a changed source (a new `source_hash`) misses the cache.
+    share a cached result; a changed source (a new `source_hash`) or version misses the cache.
     """
     from prefect.cache_policies import INPUTS, CacheKeyFnPolicy
 
-    return INPUTS + CacheKeyFnPolicy(cache_key_fn=functools.partial(_source_key, op_name, source_hash))
+    return INPUTS + CacheKeyFnPolicy(cache_key_fn=functools.partial(_source_key, op_name, source_hash, version))

@@ -1,8 +1,10 @@
 """The local engine's result cache: what `cache=True` means there, as under Prefect.
 
-A cached operation's result is stored under a key of its name, its locked source hash and
-its inputs (their pickle), so an edit to the operation or other inputs miss; a run after
-a failure reads the results its cached operations stored and skips them (resume). The
+A cached operation's result is stored under a key of its name, its locked source hash,
+its `cache_version` and its inputs (their pickle), so an edit to the operation, a new
+version or other inputs miss, as does a result older than `cache_expiration_seconds`;
+a run after a failure reads the results its cached operations stored and skips them
+(resume). The
 store is a folder in the project (`[tool.orchc] result_cache`, default
 `.orchc_cache/results`, ignored by git), so it survives processes; `--no-cache` reads
 nothing from it (and still stores).
@@ -20,6 +22,7 @@ import hashlib
 import hmac
 import os
 import pickle
+import time
 from pathlib import Path
 from typing import Any
 
@@ -53,12 +56,13 @@ class ResultStore:
         except Exception as error:
             raise CacheError(f"`{op.name}` is cached but its inputs cannot be stored: {error}") from None
         digest = hashlib.sha256()
-        for part in (op.name.encode(), op.source_hash.encode(), inputs):
+        for part in (op.name.encode(), op.source_hash.encode(), repr(op.cache_version).encode(), inputs):
             digest.update(len(part).to_bytes(8, "big") + part)
         return digest.hexdigest()
 
-    def get(self, key: str) -> tuple[bool, Any]:
-        """(True, the stored result) or (False, None)."""
+    def get(self, key: str, op: LockOperation) -> tuple[bool, Any]:
+        """(True, the stored result) or (False, None): none stored, or older than the
+        operation's `cache_expiration_seconds`."""
         if not self.read or self.secret is None or os.path.islink(self.folder):
             return False, None
         try:
@@ -68,16 +72,20 @@ class ResultStore:
         if not hmac.compare_digest(mac, self._mac(key, data)):
             return False, None
         try:
-            return True, pickle.loads(data)  # noqa: S301 - authenticated above: written by this user
+            stored_at, value = pickle.loads(data)  # noqa: S301 - authenticated above: written by this user
         except Exception:  # a class gone or renamed since: recompute
             return False, None
+        expiry = op.cache_expiration_seconds
+        if expiry is not None and time.time() - stored_at > expiry:
+            return False, None
+        return True, value
 
     def put(self, key: str, op: LockOperation, value: Any) -> None:
         """Store `value`; CacheError naming the operation when it does not pickle."""
         if self.secret is None or os.path.islink(self.folder):
             return
         try:
-            data = pickle.dumps(value, protocol=5)
+            data = pickle.dumps((time.time(), value), protocol=5)
         except Exception as error:
             raise CacheError(f"`{op.name}` is cached but its result cannot be stored: {error}") from None
         self.folder.mkdir(parents=True, exist_ok=True)

@@ -108,3 +108,26 @@ def test_a_planted_entry_is_never_unpickled(project):
             entry.write_bytes(mac + b"\n" + data.replace(b"\x14", b"\x1e"))  # 20 -> 30
     resumed = run("r")
     assert json.loads(resumed.stdout) == 21 and _calls(project) == 2
+
+
+def test_cache_version_and_expiration_are_part_of_the_meaning(project, engine):
+    """A new `cache_version` misses what earlier runs stored (as any edit of the decorator
+    does: it is part of the source hash); a result older than `cache_expiration_seconds`
+    is computed again."""
+    import time
+
+    from compiler.api import build
+
+    ops = next((project / "src").glob("cached_*/ops.py"))
+    run = _runner(project, engine)
+    assert run("r").returncode == 0 and _calls(project) == 1
+    ops.write_text(ops.read_text().replace('@operation(name="r.expensive", cache=True)',
+                                           '@operation(name="r.expensive", cache=True, cache_version=2)'))
+    build(project)
+    assert run("r").returncode == 0 and _calls(project) == 2  # the new version missed
+    assert run("r").returncode == 0 and _calls(project) == 2  # and then hit
+    ops.write_text(ops.read_text().replace("cache_version=2)", "cache_version=2, cache_expiration_seconds=0.5)"))
+    build(project)
+    assert run("r").returncode == 0 and _calls(project) == 3
+    time.sleep(0.6)  # not a timing assertion: only past the expiration
+    assert run("r").returncode == 0 and _calls(project) == 4  # the stored result had expired

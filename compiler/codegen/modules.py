@@ -296,8 +296,11 @@ class _ModuleWriter:
         if op.persist_result is not None:
             options.append(f"persist_result={bool(op.persist_result)!r}")
         if op.cache:
+            version = "" if op.cache_version is None else f", {code_literal(repr(op.cache_version), piece)}"
             policy = (f"{self._runtime('cache_policy')}({string_literal(op.name, piece)}, "
-                      f"{string_literal(op.source_hash, piece)})")
+                      f"{string_literal(op.source_hash, piece)}{version})")
+            if op.cache_expiration_seconds is not None:
+                options.append(f"cache_expiration_seconds={code_literal(_number(op.cache_expiration_seconds), piece)}")
         else:
             policy = self.alias["NO_CACHE"]
         options.append(f"cache_policy={policy}")

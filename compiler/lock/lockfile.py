@@ -61,6 +61,8 @@ class LockOperation(_Model):
     timeout_seconds: float | int | None = None
     tags: list[str] = Field(default_factory=list)
     cache: bool = False
+    cache_version: str | int | None = None
+    cache_expiration_seconds: float | int | None = None
     persist_result: bool | None = None
     #: where the operation runs: `loop` (an async function, on the event loop), else its
     #: `executor` option (`thread` or `process`)
@@ -231,6 +233,7 @@ def _lock_operation(op: OperationSpec, params: dict[tuple, LockParam]) -> LockOp
         retries=options.retries,
         retry_delay_seconds=list(delay) if isinstance(delay, tuple) else delay,
         timeout_seconds=options.timeout_seconds, tags=sorted(options.tags), cache=options.cache,
+        cache_version=options.cache_version, cache_expiration_seconds=options.cache_expiration_seconds,
         persist_result=options.persist_result, executor="loop" if op.is_async else options.executor,
         params=[_lock_param(p, params) for p in op.params],
     )
