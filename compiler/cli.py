@@ -57,18 +57,15 @@ def _parser() -> argparse.ArgumentParser:
     explain.add_argument("operation", help="the operation's full dotted name")
     explain.add_argument("--format", choices=("text", "json"), default="text")
     explain.add_argument("--project", help=_PATH_HELP)
-    diff = commands.add_parser("diff", parents=[common],
-                               help="summarise how the locked graph changed, as Markdown for a pull request")
-    diff.add_argument("base", help="a lockfile, or `git:REF` for the project's lockfile as committed at REF")
-    diff.add_argument("head", nargs="?", help="a lockfile or `git:REF` (default: the working tree's lockfile)")
-    diff.add_argument("--format", choices=("markdown", "json"), default="markdown")
-    diff.add_argument("--project", help=_PATH_HELP)
-    affected = commands.add_parser("affected", parents=[common],
-                                   help="list the operations a change touches, downstream of them, and their flows")
-    affected.add_argument("base", help="a lockfile, or `git:REF` for the project's lockfile as committed at REF")
-    affected.add_argument("head", nargs="?", help="a lockfile or `git:REF` (default: the working tree's lockfile)")
-    affected.add_argument("--format", choices=("text", "json"), default="text")
-    affected.add_argument("--project", help=_PATH_HELP)
+    for command, formats, what in (
+        ("diff", ("markdown", "json"), "summarise how the locked graph changed, as Markdown for a pull request"),
+        ("affected", ("text", "json"), "list the operations a change touches, downstream of them, and their flows"),
+    ):  # both compare two locks
+        two_locks = commands.add_parser(command, parents=[common], help=what)
+        two_locks.add_argument("base", help="a lockfile, or `git:REF` for the project's lockfile as committed at REF")
+        two_locks.add_argument("head", nargs="?", help="a lockfile or `git:REF` (default: the working tree's lockfile)")
+        two_locks.add_argument("--format", choices=formats, default=formats[0])
+        two_locks.add_argument("--project", help=_PATH_HELP)
     return parser
 
 

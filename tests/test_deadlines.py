@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import os
 import sys
-import textwrap
 
 import pytest
 
 from runtime import cli
+from tests.projects import build_project
 
 SOURCE = '''
     import os, time
@@ -41,15 +41,7 @@ SOURCE = '''
 
 @pytest.fixture
 def project(tmp_path, monkeypatch):
-    from compiler.api import build
-
-    stem = "".join(c if c.isalnum() else "_" for c in tmp_path.name)
-    package = tmp_path / "src" / f"deadline_{stem}"
-    package.mkdir(parents=True)
-    (package / "__init__.py").write_text("")
-    (package / "ops.py").write_text(textwrap.dedent(SOURCE))
-    (tmp_path / "pyproject.toml").write_text(f'[tool.orchc]\nsources = ["src"]\nout = "gen_{stem}"\n')
-    assert build(tmp_path).written
+    build_project(tmp_path, "deadline", SOURCE)
     monkeypatch.setenv("ORCHC_TEST_PID", str(tmp_path / "spin.pid"))
     monkeypatch.setattr(sys, "path", list(sys.path))
     return tmp_path

@@ -8,10 +8,11 @@ import json
 import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
+
+from tests.projects import build_project
 
 SOURCE = '''
     import os
@@ -37,16 +38,7 @@ SOURCE = '''
 
 @pytest.fixture
 def project(tmp_path):
-    from compiler.api import build
-
-    stem = "".join(c if c.isalnum() else "_" for c in tmp_path.name)
-    package = tmp_path / "src" / f"cached_{stem}"
-    package.mkdir(parents=True)
-    (package / "__init__.py").write_text("")
-    (package / "ops.py").write_text(textwrap.dedent(SOURCE))
-    (tmp_path / "pyproject.toml").write_text(f'[tool.orchc]\nsources = ["src"]\nout = "gen_{stem}"\n')
-    assert build(tmp_path).written
-    return tmp_path
+    return build_project(tmp_path, "cached", SOURCE)[0]
 
 
 def _runner(project: Path, engine: str):

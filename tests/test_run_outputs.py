@@ -14,6 +14,7 @@ import pytest
 
 from runtime import cli
 from runtime.summary import SCHEMA_FILE
+from tests.projects import build_project
 
 SOURCE = '''
     import asyncio
@@ -42,17 +43,9 @@ SOURCE = '''
 
 @pytest.fixture
 def project(tmp_path, monkeypatch):
-    from compiler.api import build
-
-    stem = "".join(c if c.isalnum() else "_" for c in tmp_path.name)
-    key = stem.lower().replace("_", "-").strip("-")
-    package = tmp_path / "src" / f"outputs_{stem}"
-    package.mkdir(parents=True)
-    (package / "__init__.py").write_text("")
+    key = "".join(c if c.isalnum() else "-" for c in tmp_path.name.lower()).strip("-")
     source = textwrap.dedent(SOURCE).replace("{key}", key).replace("{token}", uuid.uuid4().hex)
-    (package / "ops.py").write_text(source.replace("{{", "{").replace("}}", "}"))
-    (tmp_path / "pyproject.toml").write_text(f'[tool.orchc]\nsources = ["src"]\nout = "gen_{stem}"\n')
-    assert build(tmp_path).written
+    build_project(tmp_path, "outputs", source.replace("{{", "{").replace("}}", "}"))
     monkeypatch.setattr(sys, "path", list(sys.path))
     monkeypatch.delenv("PREFECT_TASKS_REFRESH_CACHE", raising=False)  # `--no-cache` sets it for the process
     return tmp_path, key

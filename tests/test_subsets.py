@@ -17,6 +17,7 @@ import pytest
 
 from compiler import cli as orchc_cli
 from runtime import cli
+from tests.projects import build_project
 
 SOURCE = '''
     import os
@@ -54,16 +55,7 @@ SOURCE = '''
 
 @pytest.fixture
 def project(tmp_path, monkeypatch):
-    """A built project with a package name unique to the test (Python caches modules)."""
-    from compiler.api import build
-
-    stem = "".join(c if c.isalnum() else "_" for c in tmp_path.name)
-    package = tmp_path / "src" / f"subset_{stem}"
-    package.mkdir(parents=True)
-    (package / "__init__.py").write_text("")
-    (package / "ops.py").write_text(textwrap.dedent(SOURCE))
-    (tmp_path / "pyproject.toml").write_text(f'[tool.orchc]\nsources = ["src"]\nout = "gen_{stem}"\n')
-    assert build(tmp_path).written
+    build_project(tmp_path, "subset", SOURCE)
     monkeypatch.setenv("ORCHC_TEST_RAN", str(tmp_path / "ran.txt"))
     monkeypatch.setattr(sys, "path", list(sys.path))
     return tmp_path
