@@ -91,6 +91,9 @@ class DeferredTask:
                     import prefect
 
                     options = dict(self._options)
+                    # each run is named by its operation (`scraping.merge`, not Prefect's
+                    # `scraping.merge-d10`), so the UI's graph reads like `orchc graph`
+                    options.setdefault("task_run_name", options.get("name"))
                     seconds = options.pop("cache_expiration_seconds", None)
                     if seconds is not None:
                         options["cache_expiration"] = datetime.timedelta(seconds=seconds)
@@ -158,7 +161,7 @@ def task_body(op_name: str, *, executor: str = "thread", timeout: float | None =
             async def run_async(**kwargs: Any) -> Any:
                 run_id = _record_start()
                 try:
-                    return await _function(op_name)(**_present(kwargs))
+                    return _storable(op_name, await _function(op_name)(**_present(kwargs)))
                 finally:
                     _record_end(run_id)
 
@@ -171,13 +174,27 @@ def task_body(op_name: str, *, executor: str = "thread", timeout: float | None =
         def run(**kwargs: Any) -> Any:
             run_id = _record_start()
             try:
-                return call(op_name, _present(kwargs))
+                return _storable(op_name, call(op_name, _present(kwargs)))
             finally:
                 _record_end(run_id)
 
         return run
 
     return decorate
+
+
+def _storable(op_name: str, result: Any) -> Any:
+    """`result`, after checking that a cached operation's result can be stored: Prefect
+    only warns and carries on when it cannot, where the local engine fails the operation
+    naming it (`runtime.result_cache`); both engines fail it the same way."""
+    from runtime.registry import current_registry
+
+    op = current_registry().operations.get(op_name)
+    if op is not None and op.cache:
+        from runtime.result_cache import check_storable
+
+        check_storable(op, result)
+    return result
 
 
 #: set ("1") in a distributed runner's worker processes: `executor="process"` runs in the

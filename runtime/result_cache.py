@@ -9,7 +9,7 @@ store is a folder in the project (`[tool.orchc] result_cache`, default
 `.orchc_cache/results`, ignored by git), so it survives processes; `--no-cache` reads
 nothing from it (and still stores).
 
-Entries are pickles, so each is authenticated as the compiler's cache entries are: the
+Entries are pickles (cloudpickle's, as Prefect's results), so each is authenticated as the compiler's cache entries are: the
 file is an HMAC-SHA256, keyed with the per-user secret kept outside the project
 (`compiler.cache.machine_secret`), of the key and the pickle, then the pickle. An entry
 that does not check out (planted by a pull request, copied from another machine, edited)
@@ -34,8 +34,26 @@ DEFAULT_FOLDER = ".orchc_cache/results"
 MAX_ENTRY_BYTES = 1024 * 1024 * 1024
 
 
+def _dumps(value: Any) -> bytes:
+    """cloudpickle's pickle, as Prefect stores results (a lambda or a local class stores
+    under both engines); plain pickle where cloudpickle is not installed."""
+    try:
+        import cloudpickle
+    except ImportError:
+        return pickle.dumps(value, protocol=5)
+    return cloudpickle.dumps(value, protocol=5)
+
+
 class CacheError(Exception):
     """A cached operation's inputs or result cannot be stored (they do not pickle)."""
+
+
+def check_storable(op: LockOperation, value: Any) -> bytes:
+    """`value` pickled; CacheError naming the operation when it cannot be."""
+    try:
+        return _dumps(value)
+    except Exception as error:
+        raise CacheError(f"`{op.name}` is cached but its result cannot be stored: {error}") from None
 
 
 class ResultStore:
@@ -52,7 +70,7 @@ class ResultStore:
     def key(self, op: LockOperation, kwargs: dict[str, Any]) -> str:
         """The entry's name for `op` called with `kwargs`; CacheError when they do not pickle."""
         try:
-            inputs = pickle.dumps(sorted(kwargs.items()), protocol=5)
+            inputs = _dumps(sorted(kwargs.items()))
         except Exception as error:
             raise CacheError(f"`{op.name}` is cached but its inputs cannot be stored: {error}") from None
         digest = hashlib.sha256()
@@ -84,10 +102,7 @@ class ResultStore:
         """Store `value`; CacheError naming the operation when it does not pickle."""
         if self.secret is None or os.path.islink(self.folder):
             return
-        try:
-            data = pickle.dumps((time.time(), value), protocol=5)
-        except Exception as error:
-            raise CacheError(f"`{op.name}` is cached but its result cannot be stored: {error}") from None
+        data = check_storable(op, (time.time(), value))
         self.folder.mkdir(parents=True, exist_ok=True)
         ignore = self.folder / ".gitignore"
         if not ignore.exists():

@@ -32,7 +32,12 @@ SOURCE = '''
 
     @operation(name="u.unstorable", cache=True)
     def unstorable() -> object:
-        return lambda: 1
+        import threading
+        return threading.Lock()
+
+    @operation(name="l.local_function", cache=True)
+    def local_function() -> object:
+        return lambda: 1  # cloudpickle stores it, as Prefect's results do
 '''
 
 
@@ -79,13 +84,19 @@ def test_resume_after_a_failure_takes_the_cached_result(project, engine):
     assert json.loads(changed.stdout) == 31 and _calls(project) == 3  # other inputs miss
 
 
-def test_the_local_store_is_ignored_by_git_and_names_what_cannot_be_stored(project):
+def test_the_local_store_is_ignored_by_git(project):
     run = _runner(project, "local")
     assert run("r").returncode == 0
     assert (project / ".orchc_cache" / "results" / ".gitignore").read_text() == "*\n"
+
+
+def test_a_result_that_cannot_be_stored_fails_naming_the_operation(project, engine):
+    run = _runner(project, engine)
     refused = run("u")
     assert refused.returncode == 1
+    assert "`u.unstorable` failed: " in refused.stderr
     assert "`u.unstorable` is cached but its result cannot be stored" in refused.stderr
+    assert run("l").returncode == 0
 
 
 def test_a_planted_entry_is_never_unpickled(project):

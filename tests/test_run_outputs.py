@@ -107,3 +107,30 @@ def test_a_bad_artifact_key_is_refused_with_the_rule():
 
     with pytest.raises(ValueError, match="lowercase letters, digits and dashes"):
         runtime.publish_markdown("Daily Report", "x")
+
+
+def test_prefect_task_runs_are_named_by_their_operation(project, capsys, prefect_server):
+    """`o.count`, not Prefect's default `o.count-a1b` with a random suffix."""
+    import asyncio
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import TaskRunFilter, TaskRunFilterName
+
+    root, _ = project
+    assert cli.main(["o", "--exclude", "o.fails", "--engine", "prefect", "--no-cache", "--project", str(root),
+                     "-q"]) == 0
+    capsys.readouterr()
+
+    async def names() -> list[str]:
+        """The names, once the server has recorded both runs (it records them from events,
+        a moment after the flow ends)."""
+        async with get_client() as client:
+            for _ in range(300):
+                runs = await client.read_task_runs(task_run_filter=TaskRunFilter(
+                    name=TaskRunFilterName(any_=["o.count", "o.report"])))
+                if len({run.name for run in runs}) == 2:
+                    break
+                await asyncio.sleep(0.1)
+            return sorted({run.name for run in runs})
+
+    assert asyncio.run(names()) == ["o.count", "o.report"]
