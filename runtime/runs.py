@@ -97,7 +97,8 @@ def _flow_operations(registry: Registry | None, flow_name: str) -> list[str]:
 
 
 def _operation_of(task_name: str, operations: Sequence[str]) -> str:
-    """The operation a task run is of: Prefect names it `OPERATION-KEY`."""
+    """The operation a task run is of: orchc names its runs `OPERATION` (runs made before
+    it did are `OPERATION-KEY`, Prefect's default)."""
     for name in sorted(operations, key=len, reverse=True):
         if task_name == name or task_name.startswith(name + "-"):
             return name
