@@ -223,30 +223,31 @@ def _read_lock_arg(spec: str, root: Path, lock_path: str, label: str):
     return parse_lock(text, label)
 
 
-def _two_locks(args: argparse.Namespace) -> tuple[list, Path, Any]:
-    """The `base` and `head` locks of `diff` and `affected`, with the root and config;
-    the locks are None after a reported problem (then the third item is the exit status)."""
+def _two_locks(args: argparse.Namespace) -> tuple[Any, Any, str] | int:
+    """The `base` and `head` locks of `diff` and `affected`, and how to name the head;
+    the exit status once a problem is reported."""
     from compiler.api import find_root, load_config
 
     root = find_root(args.project)
     config, problems = load_config(root)
     if exit_status(problems):
-        return [], root, _report(args, problems, root=root)
+        return _report(args, problems, root=root)
     specs = [(args.base, args.base), (args.head, args.head) if args.head else (str(root / config.lock), config.lock)]
-    locks = [_read_lock_arg(spec, root, config.lock, label) for spec, label in specs]
-    failures = [lock for lock in locks if isinstance(lock, Diagnostic)]
+    base, head = (_read_lock_arg(spec, root, config.lock, label) for spec, label in specs)
+    failures = [lock for lock in (base, head) if isinstance(lock, Diagnostic)]
     if failures:
-        return [], root, _report(args, failures, root=root)
-    return locks, root, config
+        return _report(args, failures, root=root)
+    return base, head, args.head or f"{config.lock} (working tree)"
 
 
 def _diff(args: argparse.Namespace) -> int:
     from compiler.commands.review import review, review_json, review_markdown
 
-    locks, _root, config = _two_locks(args)
-    if not locks:
-        return config
-    data = review(*locks, args.base, args.head or f"{config.lock} (working tree)")
+    found = _two_locks(args)
+    if isinstance(found, int):
+        return found
+    base, head, head_label = found
+    data = review(base, head, args.base, head_label)
     sys.stdout.write(review_json(data) if args.format == "json" else review_markdown(data))
     return 0
 
@@ -254,10 +255,10 @@ def _diff(args: argparse.Namespace) -> int:
 def _affected(args: argparse.Namespace) -> int:
     from compiler.commands.affected import affected, affected_json, affected_text
 
-    locks, _root, status = _two_locks(args)
-    if not locks:
-        return status
-    data = affected(*locks)
+    found = _two_locks(args)
+    if isinstance(found, int):
+        return found
+    data = affected(*found[:2])
     sys.stdout.write(affected_json(data) if args.format == "json" else affected_text(data))
     return 0
 

@@ -60,12 +60,11 @@ class ResultStore:
     """One project's stored results."""
 
     def __init__(self, root: Path, config: dict[str, Any], read: bool = True) -> None:
-        from compiler.cache import machine_secret
-
         self.folder = root / str(config.get("result_cache") or DEFAULT_FOLDER)
         #: False with `--no-cache`: nothing is read, results are still stored
         self.read = read
-        self.secret = machine_secret()
+        #: the per-user secret, read when a cached operation first needs it: most runs have none
+        self._secret: bytes | None = None
 
     def key(self, op: LockOperation, kwargs: dict[str, Any]) -> str:
         """The entry's name for `op` called with `kwargs`; CacheError when they do not pickle."""
@@ -108,6 +107,14 @@ class ResultStore:
         if not ignore.exists():
             write_atomic(ignore, b"*\n")
         write_atomic(self.folder / key, self._mac(key, data) + b"\n" + data)
+
+    @property
+    def secret(self) -> bytes | None:
+        if self._secret is None:
+            from compiler.cache import machine_secret
+
+            self._secret = machine_secret()
+        return self._secret
 
     def _mac(self, key: str, data: bytes) -> bytes:
         return hmac.new(self.secret or b"", key.encode() + b"\0" + data, hashlib.sha256).hexdigest().encode()

@@ -16,6 +16,9 @@ import pytest
 
 from runtime import cli
 from tests.projects import build_project
+from tests.runtime_helpers import isolated_imports  # noqa: F401 - fixture (sys.path restored)
+
+pytestmark = pytest.mark.usefixtures("isolated_imports")  # the projects' folders leave sys.path after each test
 
 SOURCE = '''
     import os, time
@@ -43,7 +46,6 @@ SOURCE = '''
 def project(tmp_path, monkeypatch):
     build_project(tmp_path, "deadline", SOURCE)
     monkeypatch.setenv("ORCHC_TEST_PID", str(tmp_path / "spin.pid"))
-    monkeypatch.setattr(sys, "path", list(sys.path))
     return tmp_path
 
 

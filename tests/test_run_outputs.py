@@ -5,7 +5,6 @@ Prefect artifacts under Prefect, files in the run's folder on the local engine."
 from __future__ import annotations
 
 import json
-import sys
 import textwrap
 import uuid
 
@@ -15,6 +14,9 @@ import pytest
 from runtime import cli
 from runtime.summary import SCHEMA_FILE
 from tests.projects import build_project
+from tests.runtime_helpers import isolated_imports  # noqa: F401 - fixture (sys.path restored)
+
+pytestmark = pytest.mark.usefixtures("isolated_imports")  # the projects' folders leave sys.path after each test
 
 SOURCE = '''
     import asyncio
@@ -46,7 +48,6 @@ def project(tmp_path, monkeypatch):
     key = "".join(c if c.isalnum() else "-" for c in tmp_path.name.lower()).strip("-")
     source = textwrap.dedent(SOURCE).replace("{key}", key).replace("{token}", uuid.uuid4().hex)
     build_project(tmp_path, "outputs", source.replace("{{", "{").replace("}}", "}"))
-    monkeypatch.setattr(sys, "path", list(sys.path))
     monkeypatch.delenv("PREFECT_TASKS_REFRESH_CACHE", raising=False)  # `--no-cache` sets it for the process
     return tmp_path, key
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 import textwrap
 from pathlib import Path
 
@@ -18,6 +17,9 @@ import pytest
 from compiler import cli as orchc_cli
 from runtime import cli
 from tests.projects import build_project
+from tests.runtime_helpers import isolated_imports  # noqa: F401 - fixture (sys.path restored)
+
+pytestmark = pytest.mark.usefixtures("isolated_imports")  # the projects' folders leave sys.path after each test
 
 SOURCE = '''
     import os
@@ -57,7 +59,6 @@ SOURCE = '''
 def project(tmp_path, monkeypatch):
     build_project(tmp_path, "subset", SOURCE)
     monkeypatch.setenv("ORCHC_TEST_RAN", str(tmp_path / "ran.txt"))
-    monkeypatch.setattr(sys, "path", list(sys.path))
     return tmp_path
 
 
