@@ -47,7 +47,8 @@ def project(tmp_path):
 
 
 def _runner(project: Path, engine: str):
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "ORCHC_TEST_CALLS": str(project / "calls"),
+    env = {**os.environ, "PREFECT_TASKS_REFRESH_CACHE": "false",  # whatever an earlier test left
+           "PYTHONPATH": os.pathsep.join(sys.path), "ORCHC_TEST_CALLS": str(project / "calls"),
            "ORCHC_TEST_FAIL": str(project / "fail"), "PREFECT_LOCAL_STORAGE_PATH": str(project / "prefect-results")}
     if engine == "prefect":
         from prefect.settings import PREFECT_API_URL

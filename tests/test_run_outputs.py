@@ -48,7 +48,9 @@ def project(tmp_path, monkeypatch):
     key = "".join(c if c.isalnum() else "-" for c in tmp_path.name.lower()).strip("-")
     source = textwrap.dedent(SOURCE).replace("{key}", key).replace("{token}", uuid.uuid4().hex)
     build_project(tmp_path, "outputs", source.replace("{{", "{").replace("}}", "}"))
-    monkeypatch.delenv("PREFECT_TASKS_REFRESH_CACHE", raising=False)  # `--no-cache` sets it for the process
+    # `--no-cache` sets it in os.environ for the rest of the process: set through
+    # monkeypatch first, so that it is removed again after the test
+    monkeypatch.setenv("PREFECT_TASKS_REFRESH_CACHE", "false")
     return tmp_path, key
 
 
