@@ -35,7 +35,7 @@ def _hand_written_flow(registry, flow_name: str):
     from prefect.cache_policies import NO_CACHE
     from prefect.task_runners import ThreadPoolTaskRunner
 
-    operations = registry.lock.flow(flow_name).operations
+    operations = registry.lock.members(registry.lock.flow(flow_name))
     inputs: dict[str, dict[str, str]] = {name: {} for name in operations}
     for edge in registry.lock.edges:
         if edge.target in inputs and edge.param:

@@ -58,7 +58,7 @@ def random_dag(n: int, seed: int = 0) -> dict[str, list[str]]:
 def locked_dag(lock, flow_name: str) -> dict[str, list[str]]:
     """{operation: sorted upstream operations} of one flow of a loaded lock, in the flow's
     (topological) order: the DAG the hand-written baselines run."""
-    sources: dict[str, list[str]] = {name: [] for name in lock.flow(flow_name).operations}
+    sources: dict[str, list[str]] = {name: [] for name in lock.members(lock.flow(flow_name))}
     for edge in lock.edges:
         if edge.target in sources:
             sources[edge.target].append(edge.source)

@@ -185,6 +185,9 @@ class Flow:
     params: tuple[FlowParam, ...]
     #: the group's sinks (members under the group with no downstream inside it), sorted
     sinks: tuple[str, ...]
+    #: the flow's own members (the operations directly in its group, not in a subgroup),
+    #: in the same order: what the lock lists, so it lists each operation once
+    own: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,6 +28,7 @@ from typing import Any
 
 from pydantic_core import to_json
 
+from compiler import naming
 from compiler.lock.lockfile import LockFlow, LockFlowParam
 from runtime.errors import FlowFailed, OrchcRuntimeError, RuntimeUsageError
 from runtime.params import parse_params
@@ -346,16 +347,18 @@ def render_list(registry: Registry) -> str:
     flows = registry.lock.flows
     if not flows:
         return f"no flows in `{registry.lock_path.name}`"
-    return "\n\n".join(_render_flow(flow) for flow in flows)
+    return "\n\n".join(_render_flow(flow, registry.lock.members(flow)) for flow in flows)
 
 
-def _render_flow(flow: LockFlow) -> str:
+def _render_flow(flow: LockFlow, members: tuple[str, ...]) -> str:
+    """`members`: what runs, the flow's own operations and everything upstream of them."""
     returns = ", ".join(f"`{sink}`" for sink in flow.sinks)
-    lines = [f"{flow.name}  ({len(flow.operations)} operation(s); returns {returns})"]
+    lines = [f"{flow.name}  ({len(members)} operation(s); returns {returns})"]
     lines.append("  parameters:" if flow.params else "  parameters: none")
     lines += [f"    {_render_param(param)}" for param in flow.params]
     lines.append("  operations:")
-    lines += [f"    {name}" for name in flow.operations]
+    lines += [f"    {name}" if name == flow.name or naming.in_scope(name, flow.name)
+              else f"    {name}  (upstream)" for name in members]
     return "\n".join(lines)
 
 

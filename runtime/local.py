@@ -208,7 +208,8 @@ def _flow_params_taken(consumers: dict[str, set[str]], op: LockOperation,
 def plan(registry: Registry, flow: LockFlow) -> _Plan:
     """The flow's plan: its steps in topological order, functions imported through the
     registry, and who waits for whom."""
-    members = set(flow.operations)
+    order = registry.members(flow)
+    members = set(order)
     upstream: dict[str, dict[str, None]] = defaultdict(dict)  # target -> sources, each once
     data: dict[str, list[tuple[str, str]]] = defaultdict(list)  # target -> (param, source)
     for edge in registry.lock.edges:  # one pass: a flow may hold thousands of operations
@@ -225,7 +226,7 @@ def plan(registry: Registry, flow: LockFlow) -> _Plan:
             data[edge.target].append((edge.param, edge.source))
     consumers = {p.name: set(p.consumers) for p in flow.params}
     steps = []
-    for name in flow.operations:
+    for name in order:
         op, inputs = registry.operations[name], tuple(data.get(name, ()))
         steps.append(_step(op, registry.function(name), tuple(upstream.get(name, ())), inputs,
                            _flow_params_taken(consumers, op, inputs)))

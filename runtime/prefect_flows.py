@@ -49,21 +49,20 @@ class FlowPlan:
 _plans: dict[int, tuple[LockFile, LockFlow, FlowPlan]] = {}
 
 
-def flow_plan(lock: LockFile, flow: LockFlow) -> FlowPlan:
-    """`flow`'s plan (a flow of `lock`, or the part of it a subset run chose), remembered
-    while both live."""
+def flow_plan(lock: LockFile, flow: LockFlow, members: tuple[str, ...]) -> FlowPlan:
+    """`flow`'s plan (a flow of `lock`, or the part of it a subset run chose), running
+    `members` (`Registry.members`), remembered while the lock and flow live."""
     known = _plans.get(id(flow))
     if known is not None and known[0] is lock and known[1] is flow:
         return known[2]
-    plan = _plan(lock, flow)
+    plan = _plan(lock, flow, members)
     if len(_plans) >= 64:  # a long-lived process reloading locks keeps only recent ones
         _plans.clear()
     _plans[id(flow)] = (lock, flow, plan)
     return plan
 
 
-def _plan(lock: LockFile, flow: LockFlow) -> FlowPlan:
-    members = tuple(flow.operations)
+def _plan(lock: LockFile, flow: LockFlow, members: tuple[str, ...]) -> FlowPlan:
     inside = set(members)
     position = {op: index for index, op in enumerate(members)}
     inputs: dict[str, list[tuple[str, str]]] = {op: [] for op in members}
@@ -134,7 +133,8 @@ async def run_operations(flow_name: str, parameters: Mapping[str, Any]) -> Any:
         from runtime.params import validate_values
 
         parameters = validate_values(registry, registry.flow(flow_name), dict(parameters))
-    plan = flow_plan(registry.lock, registry.flow(flow_name))
+    flow = registry.flow(flow_name)
+    plan = flow_plan(registry.lock, flow, registry.members(flow))
     futures = _submit_all(plan, _tasks(registry, plan.members), parameters)
     await _wait_all(list(futures.values()))
     return await _finish(plan, futures)

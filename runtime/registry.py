@@ -202,6 +202,13 @@ class Registry:
     def is_subset(self, flow_name: str) -> bool:
         return flow_name in self._subsets
 
+    def members(self, flow: LockFlow) -> tuple[str, ...]:
+        """What runs of `flow`, in topological order: the part `restrict` chose, exactly,
+        or else its own operations and everything upstream (`LockFile.members`)."""
+        if self._subsets.get(flow.name) is flow:
+            return tuple(flow.operations)
+        return self.lock.members(flow)
+
     def flow(self, flow_name: str) -> LockFlow:
         """The locked flow `flow_name` (the part of it `restrict` chose); RuntimeUsageError
         (with "did you mean") when unknown."""
@@ -220,7 +227,7 @@ class Registry:
         hash (which covers its decorator, so a renamed operation shows as changed). The
         function is found by the name the lock records, so a lock naming something the
         module only imports (`system` of `from os import system`) is refused too."""
-        members = [self.operations[name] for name in self.flow(flow_name).operations]
+        members = [self.operations[name] for name in self.members(self.flow(flow_name))]
         hashes: dict[str, dict[str, str] | None] = {}
         problems = []
         for op in members:

@@ -93,7 +93,7 @@ async def _status(run_id: uuid.UUID, wait: bool, timeout: float | None, registry
 
 def _flow_operations(registry: Registry | None, flow_name: str) -> list[str]:
     flow = registry.lock.flow(flow_name) if registry is not None else None
-    return list(flow.operations) if flow is not None else []
+    return list(registry.lock.members(flow)) if flow is not None else []
 
 
 def _operation_of(task_name: str, operations: Sequence[str]) -> str:

@@ -38,10 +38,10 @@ class Selector:
 
 
 def operation_flow(lock: LockFile, name: str) -> LockFlow | None:
-    """The flow an operation `name` runs in when named as the flow: its own group's."""
+    """The flow an operation `name` runs in when named as the flow: its outermost group's."""
     names = {flow.name: flow for flow in lock.flows}
     for scope in reversed(naming.ancestors(name)[:-1]):
-        if scope in names and name in names[scope].operations:
+        if scope in names:
             return names[scope]
     return None
 
@@ -49,18 +49,18 @@ def operation_flow(lock: LockFile, name: str) -> LockFlow | None:
 def select(lock: LockFile, flow: LockFlow, selects: Sequence[str], excludes: Sequence[str]) -> LockFlow:
     """The part of `flow` the selectors pick, as a LockFlow (same name, module and
     function; its members, sinks and parameters cut to the selection)."""
-    members = flow.operations
+    members = lock.members(flow)
     upstream, downstream = _neighbours(lock, members)
     chosen = set(members) if not selects else set()
     for text in selects:
-        chosen |= _pick(Selector.parse(text), flow, upstream, downstream)
+        chosen |= _pick(Selector.parse(text), flow.name, upstream, downstream)
     for text in excludes:
-        chosen -= _pick(Selector.parse(text), flow, upstream, downstream)
+        chosen -= _pick(Selector.parse(text), flow.name, upstream, downstream)
     if not chosen:
         raise RuntimeUsageError(f"the selection runs no operation of flow `{flow.name}`",
                                 "check --select and --exclude; `python -m runtime --list` shows the members")
-    _refuse_missing_inputs(lock, flow, chosen)
-    return _cut(lock, flow, chosen)
+    _refuse_missing_inputs(lock, set(members), chosen)
+    return _cut(lock, flow, members, chosen)
 
 
 def _neighbours(lock: LockFile, members: Iterable[str]) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
@@ -74,12 +74,13 @@ def _neighbours(lock: LockFile, members: Iterable[str]) -> tuple[dict[str, set[s
     return upstream, downstream
 
 
-def _pick(selector: Selector, flow: LockFlow, upstream: dict[str, set[str]],
+def _pick(selector: Selector, flow_name: str, upstream: dict[str, set[str]],
           downstream: dict[str, set[str]]) -> set[str]:
-    picked = {name for name in flow.operations if name == selector.name or naming.in_scope(name, selector.name)}
+    """`upstream` and `downstream` hold every member of the flow."""
+    picked = {name for name in upstream if name == selector.name or naming.in_scope(name, selector.name)}
     if not picked:
-        raise RuntimeUsageError(f"`{selector.name}` is no operation or group of flow `{flow.name}`",
-                                f"`python -m runtime --list` shows the members of `{flow.name}`")
+        raise RuntimeUsageError(f"`{selector.name}` is no operation or group of flow `{flow_name}`",
+                                f"`python -m runtime --list` shows the members of `{flow_name}`")
     found = set(picked)
     if selector.upstream:
         found |= _reach(picked, upstream)
@@ -98,18 +99,20 @@ def _reach(start: set[str], step: dict[str, set[str]]) -> set[str]:
     return seen
 
 
-def _refuse_missing_inputs(lock: LockFile, flow: LockFlow, chosen: set[str]) -> None:
+def _refuse_missing_inputs(lock: LockFile, members: set[str], chosen: set[str]) -> None:
     missing = sorted({(edge.target, edge.source) for edge in lock.edges
                       if edge.param is not None and edge.target in chosen and edge.source not in chosen
-                      and edge.source in flow.operations})
+                      and edge.source in members})
     if missing:
         needs = "; ".join(f"`{target}` takes the result of `{source}`" for target, source in missing)
         raise RuntimeUsageError(f"the selection leaves out operations whose results it needs: {needs}",
                                 "select them too, or select with `+NAME` to add everything upstream")
 
 
-def _cut(lock: LockFile, flow: LockFlow, chosen: set[str]) -> LockFlow:
-    members = [name for name in flow.operations if name in chosen]
+def _cut(lock: LockFile, flow: LockFlow, members: Sequence[str], chosen: set[str]) -> LockFlow:
+    """The cut flow lists exactly what runs, in order: `Registry.members` takes a
+    restricted flow's list as it is, without adding what is upstream."""
+    members = [name for name in members if name in chosen]
     consumed = {edge.source for edge in lock.edges
                 if edge.param is not None and edge.source in chosen and edge.target in chosen}
     sinks = [name for name in members if name not in consumed]

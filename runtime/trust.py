@@ -82,7 +82,7 @@ def check_lock(lock: LockFile, lock_path: Path) -> None:
         problems += _operation_problems(op, roots, modules)
     names = {op.name for op in lock.operations}
     for flow in lock.flows:
-        problems += _flow_problems(flow, names)
+        problems += _flow_problems(flow, names, set(lock.members(flow)))
     if problems:
         raise UntrustedLockError(_refused_lock(lock_path), problems)
 
@@ -125,9 +125,9 @@ def _operation_problems(op: LockOperation, roots: list[str], modules: dict[str, 
         yield f"{where}: module `{op.module}` is not the module of its file `{op.file}` (expected `{expected[0]}`)"
 
 
-def _flow_problems(flow: LockFlow, operations: set[str]) -> Iterator[str]:
+def _flow_problems(flow: LockFlow, operations: set[str], members: set[str]) -> Iterator[str]:
+    """`members`: the flow's own operations and everything upstream of them."""
     where = f"flow `{flow.name}`"
-    members = set(flow.operations)
     for name in flow.operations:
         if name not in operations:
             yield f"{where}: operation `{name}` is not in the lock"
@@ -151,7 +151,7 @@ def generated_paths(lock: LockFile, flow: LockFlow) -> tuple[str, ...]:
     """The project-relative paths of the generated modules running `flow` imports: the
     package's `__init__.py`, the flow's module, then those holding its operations' tasks."""
     out = PurePosixPath(lock.project.out)
-    modules = [flow.module, *sorted({naming.module_name(naming.top_level(op)) for op in flow.operations} - {flow.module})]
+    modules = [flow.module, *sorted({naming.module_name(naming.top_level(op)) for op in lock.members(flow)} - {flow.module})]
     return ((out / "__init__.py").as_posix(), *((out / f"{module}.py").as_posix() for module in modules))
 
 

@@ -11,7 +11,6 @@ the generated modules come from `compiler.codegen.modules` and are recorded in t
 from __future__ import annotations
 
 import ast
-import graphlib
 import importlib
 import sys
 import textwrap
@@ -24,6 +23,7 @@ import pytest
 
 from compiler.codegen.modules import generate
 from compiler.extract.reader import extract
+from compiler.link.toposort import lexicographic_order
 from compiler.lock.hashes import sha256
 from compiler.lock.lockfile import (
     LockEdge, LockFile, LockFlow, LockFlowParam, LockGenerated, LockOperation, LockParam, LockProject, dumps,
@@ -110,11 +110,13 @@ def _flow(name: str, operations: dict[str, LockOperation], edges: list[LockEdge]
             if edge.target == target and edge.source not in members:
                 members.add(edge.source)
                 todo.append(edge.source)
-    sorter = graphlib.TopologicalSorter({m: {e.source for e in edges if e.target == m} for m in members})
-    order = list(sorter.static_order())
+    # topological, ties broken by name, as `orchc build` orders a flow
+    order = lexicographic_order(sorted(members), [(e.source, e.target) for e in edges
+                                                  if e.source in members and e.target in members])
     sinks = sorted(op for op in under if not any(e.source == op and e.target in under for e in edges))
+    own = [op for op in order if op == name or op.rpartition(".")[0] == name]  # the rest is derived
     return LockFlow(name=name, module="orchestration", function=name.replace(".", "__"),
-                    operations=order, sinks=sinks, params=_flow_params(order, operations, edges))
+                    operations=own, sinks=sinks, params=_flow_params(order, operations, edges))
 
 
 def _flow_params(order: list[str], operations: dict[str, LockOperation], edges: list[LockEdge]) -> list[LockFlowParam]:

@@ -22,6 +22,7 @@ from compiler.extract.reader import extract
 from compiler.link.linker import link
 from compiler.lock.lockfile import (
     HEADER,
+    build_lock,
     LockEdge,
     LockFile,
     LockFlow,
@@ -228,6 +229,14 @@ def test_flows_follow_networkx_order_of_their_subgraph(rank: list[str], pairs: s
         # sinks: the members whose result no member takes (these edges are all `depends_on`)
         takes = {(e.source, e.target) for e in graph.edges if e.param is not None}
         assert flow.sinks == tuple(sorted(n for n in members if not any((n, m) in takes for m in members)))
+    # the lock lists each operation once, in its own group's flow, and derives the rest
+    lock = build_lock(graph, LockProject(out="o", package="p", source_roots=["."]),
+                      {flow.name: ("m", "f") for flow in graph.flows})
+    listed = [name for flow in lock.flows for name in flow.operations]
+    assert sorted(listed) == sorted(_NAMES)
+    for flow, locked in zip(graph.flows, lock.flows, strict=True):
+        assert all(n == flow.name or n.rpartition(".")[0] == flow.name for n in locked.operations)
+        assert lock.members(locked) == flow.operations
 
 
 def test_a_cycle_is_reported_and_leaves_no_flows() -> None:
@@ -297,10 +306,10 @@ def test_check_lock_problems_exit_2(tmp_path: Path) -> None:
     api.build(project)
     lock = project / "flows.lock"
     text = lock.read_text()
-    lock.write_text(text.replace("schema = 1", "<<<<<<< HEAD\nschema = 1\n=======\nschema = 1\n>>>>>>> other", 1))
+    lock.write_text(text.replace("schema = 2", "<<<<<<< HEAD\nschema = 2\n=======\nschema = 2\n>>>>>>> other", 1))
     conflict = orchc("check", cwd=project)
     assert (conflict.returncode, "OC403") == (2, conflict.stdout.split()[1])
-    lock.write_text(text.replace("schema = 1", "schema = 99", 1))
+    lock.write_text(text.replace("schema = 2", "schema = 99", 1))
     newer = orchc("check", cwd=project)
     assert newer.returncode == 2 and "OC404" in newer.stdout and "upgrade orchc" in newer.stdout
     lock.write_text(text.splitlines(keepends=True)[0] + "this is = = not toml")
@@ -324,7 +333,7 @@ def test_build_refuses_to_downgrade_a_newer_lock(tmp_path: Path) -> None:
     project = copy_case("scraping_seed", tmp_path)
     api.build(project)
     lock = project / "flows.lock"
-    newer = lock.read_text().replace("schema = 1", "schema = 7", 1)
+    newer = lock.read_text().replace("schema = 2", "schema = 7", 1)
     lock.write_text(newer)
     result = orchc("build", cwd=project)
     assert result.returncode == 2 and "flows.lock:4:1: OC404" in result.stdout and "upgrade orchc" in result.stdout

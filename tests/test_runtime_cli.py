@@ -251,7 +251,7 @@ def test_list_shows_flows_params_and_operations(project, capsys):
             remote: bool = False
             since: date | None = None
           operations:
-            jobs.fetch
+            jobs.fetch  (upstream)
             jobs.summarise
         """) in out
     assert out.startswith("jobs  (3 operation(s); returns `jobs.broken`, `jobs.summarise`)")

@@ -193,6 +193,7 @@ class _Plan:
     """Who lives in which module and under which Python name, for the whole lock."""
 
     def __init__(self, lock: LockFile) -> None:
+        self.lock = lock
         self.ops = {op.name: op for op in lock.operations}
         #: the task runner every flow is generated with
         self.task_runner = lock.project.task_runner or "thread"
@@ -317,10 +318,11 @@ class _ModuleWriter:
 
     def _flow(self, flow: LockFlow) -> Piece:
         piece = Piece()
-        if not flow.operations or any(m not in self.plan.ops for m in flow.operations):
+        members = self.plan.lock.members(flow)
+        if not members or any(m not in self.plan.ops for m in members):
             raise _internal(f"flow `{flow.name}` names operations missing from the lock")
         kind = string_literal(self.plan.task_runner, piece)
-        runner = f"{self._runtime('task_runner')}({kind}, max_workers={len(flow.operations)})"
+        runner = f"{self._runtime('task_runner')}({kind}, max_workers={len(members)})"
         name = string_literal(flow.name, piece)
         # the runtime validates parameters against the operations' real annotations
         # (`runtime.params`); Prefect's validation costs ~3 ms per flow at import time

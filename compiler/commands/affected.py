@@ -41,7 +41,7 @@ def affected(old: LockFile, new: LockFile) -> Affected:
             if target not in reached:
                 reached.add(target)
                 todo.append(target)
-    flows = sorted(flow.name for flow in new.flows if reached.intersection(flow.operations))
+    flows = sorted(flow.name for flow in new.flows if reached.intersection(new.members(flow)))
     gone = sorted(before.keys() - {op.name for op in new.operations})
     return Affected(tuple(sorted(changed)), tuple(sorted(reached - changed)), tuple(flows), tuple(gone))
 

@@ -46,7 +46,9 @@ def build_flows(
         members = _with_upstream(core, upstream)
         params, found = _flow_params(head, sorted(members), by_name, unbound_params, reported)
         diagnostics += found
-        flows.append(Flow(head, tuple(sorted(members, key=position.__getitem__)), params, _sinks(members, consumers)))
+        own = sorted((name for name in core if name == head or naming.parent(name) == head), key=position.__getitem__)
+        flows.append(Flow(head, tuple(sorted(members, key=position.__getitem__)), params,
+                          _sinks(members, consumers), tuple(own)))
     return tuple(flows), diagnostics
 
 
