@@ -55,6 +55,7 @@ RULES: tuple[Rule, ...] = (
     Rule("OC207", "unsupported-definition", "error", "`@operation` decorates a lambda, a nested function or a method; only module-level functions are operations."),
     Rule("OC208", "missing-name", "error", "`@operation` has no `name=`."),
     Rule("OC209", "unknown-input-parameter", "error", "`inputs=` names a parameter the function does not have."),
+    Rule("OC210", "unknown-map-parameter", "error", "`map=` names a parameter the function does not have (or one a flow cannot pass by name)."),
     # -- linking: the whole graph --
     Rule("OC301", "duplicate-operation", "error", "Two operations have the same name."),
     Rule("OC302", "unknown-dependency", "error", "A `depends_on` target is neither an operation nor a group."),
@@ -65,9 +66,12 @@ RULES: tuple[Rule, ...] = (
     Rule("OC307", "conflicting-parameter-type", "error", "Members of one flow share a parameter name with different annotations."),
     Rule("OC308", "conflicting-parameter-default", "error", "Members of one flow share a parameter name with different defaults."),
     Rule("OC309", "name-is-group", "error", "An operation's name is also the name of a group."),
-    Rule("OC310", "self-dependency", "error", "An operation lists itself in `depends_on` or `inputs`."),
+    Rule("OC310", "self-dependency", "error", "An operation lists itself in `depends_on`, `inputs` or `when`."),
     Rule("OC311", "shadowed-function", "error", "Two operations are functions of the same name in one module, so one replaces the other at import."),
     Rule("OC312", "nfkc-equal-names", "error", "Two names differ in spelling but are the same name to Python, which normalises identifiers (NFKC)."),
+    Rule("OC313", "mapped-input-not-a-list", "error", "A mapped parameter is bound to a producer whose return annotation is not a list of the parameter's type."),
+    Rule("OC314", "unknown-condition", "error", "A `when=` target is not an operation."),
+    Rule("OC315", "condition-not-bool", "warning", "A `when=` target's return annotation is not `bool`: its result is tested for truth."),
     # -- the lockfile and the gate --
     Rule("OC401", "lock-missing", "error", "The lockfile does not exist.", 2),
     Rule("OC402", "lock-corrupt", "error", "The lockfile is not a valid orchc lockfile.", 2),

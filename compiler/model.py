@@ -11,7 +11,7 @@ from typing import Literal
 
 from compiler import naming
 
-EdgeReason = Literal["inputs", "name", "type", "depends_on"]
+EdgeReason = Literal["inputs", "name", "type", "depends_on", "when"]
 #: the `ParamSpec.kind`s a flow can pass by name; the others (`*args`, `**kwargs`,
 #: positional-only) are reported by extract and never bound
 BINDABLE_KINDS = frozenset({"positional_or_keyword", "keyword_only"})
@@ -94,6 +94,18 @@ class Options:
     depends_on: tuple[str, ...] = ()
     #: explicit data bindings, (parameter, target) pairs sorted by parameter
     inputs: tuple[tuple[str, str], ...] = ()
+    #: the condition: `OP` (run only when OP's result is truthy) or `not OP`
+    when: str | None = None
+    #: the parameters mapped over, as written (zipped when several)
+    map: tuple[str, ...] = ()
+
+    @property
+    def condition(self) -> tuple[str, bool] | None:
+        """(the condition's operation, whether it is negated), None without `when`."""
+        if self.when is None:
+            return None
+        negated = self.when.startswith("not ")
+        return (self.when[4:] if negated else self.when), negated
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,7 +160,7 @@ class Edge:
 
     source: str
     target: str
-    #: the consumer's parameter fed by `source`; None for `depends_on` ordering edges
+    #: the consumer's parameter fed by `source`; None for `depends_on` and `when` edges
     param: str | None
     reason: EdgeReason
     #: for a binding to a group (name rule or `inputs`), the group it stood for

@@ -37,48 +37,33 @@ def kg__export_task(backend, config): ...
 
 
 @runtime.task(
-    name="kg.ingest.links",
-    description="Insert the relationships. Endpoints are checked against the documents, not the\ndatabase, so this runs alongside the node ingestion; a dangling link is skipped.",
+    name="kg.ingest.subgraph",
+    description="Ingest one subgraph. Mapped over the subgraphs' names, so all of them run at once,\neach its own task run (`kg.ingest.subgraph[0]`...) with its own retries; links need\nonly the documents, not the nodes, so they need not wait for them.",
     tags=["db"],
     retries=3,
     retry_delay_seconds=1,
     cache_policy=NO_CACHE,
 )
-@runtime.task_body("kg.ingest.links")
-def kg__ingest__links_task(backend, schema, docs): ...
+@runtime.task_body("kg.ingest.subgraph")
+def kg__ingest__subgraph_task(name, backend, schema, docs): ...
 
 
 @runtime.task(
-    name="kg.ingest.people",
-    description="Upsert every person (a person named in several documents is one node).",
-    tags=["db"],
-    retries=3,
-    retry_delay_seconds=1,
+    name="kg.ingest.subgraphs",
+    description="The subgraphs to ingest once the schema exists: one task run each.",
     cache_policy=NO_CACHE,
 )
-@runtime.task_body("kg.ingest.people")
-def kg__ingest__people_task(backend, schema, docs): ...
-
-
-@runtime.task(
-    name="kg.ingest.projects",
-    description="Upsert one node per project document.",
-    tags=["db"],
-    retries=3,
-    retry_delay_seconds=1,
-    cache_policy=NO_CACHE,
-)
-@runtime.task_body("kg.ingest.projects")
-def kg__ingest__projects_task(backend, schema, docs): ...
+@runtime.task_body("kg.ingest.subgraphs")
+def kg__ingest__subgraphs_task(schema): ...
 
 
 @runtime.task(
     name="kg.ingest.summary",
-    description="The sink of `kg.ingest`: the three subgraph results together.",
+    description="The sink of `kg.ingest`: the subgraph results together, in the order ingested.",
     cache_policy=NO_CACHE,
 )
 @runtime.task_body("kg.ingest.summary")
-def kg__ingest__summary_task(people, projects, links): ...
+def kg__ingest__summary_task(subgraph): ...
 
 
 @runtime.task(
@@ -116,9 +101,8 @@ TASKS = {
     "kg.backend": kg__backend_task,
     "kg.config": kg__config_task,
     "kg.export": kg__export_task,
-    "kg.ingest.links": kg__ingest__links_task,
-    "kg.ingest.people": kg__ingest__people_task,
-    "kg.ingest.projects": kg__ingest__projects_task,
+    "kg.ingest.subgraph": kg__ingest__subgraph_task,
+    "kg.ingest.subgraphs": kg__ingest__subgraphs_task,
     "kg.ingest.summary": kg__ingest__summary_task,
     "kg.load": kg__load_task,
     "kg.schema": kg__schema_task,
@@ -128,7 +112,7 @@ TASKS = {
 
 @prefect.flow(
     name="kg",
-    task_runner=runtime.task_runner("thread", max_workers=10),
+    task_runner=runtime.task_runner("thread", max_workers=41),
     validate_parameters=False,
 )
 async def kg(
@@ -141,7 +125,7 @@ async def kg(
 
 @prefect.flow(
     name="kg.ingest",
-    task_runner=runtime.task_runner("thread", max_workers=8),
+    task_runner=runtime.task_runner("thread", max_workers=39),
     validate_parameters=False,
 )
 async def kg__ingest(

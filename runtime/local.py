@@ -22,6 +22,11 @@ Same semantics as the generated Prefect flows, read from the same lock:
    (`runtime.deadlines`, as under Prefect).
 5. A failed operation's downstream is skipped; independent branches still finish; then
    FlowFailed lists every failure and every skipped operation.
+6. `when`: an operation whose condition says no is skipped (finished, result None); a
+   consumer of a skipped operation gets None when its parameter admits it and is skipped
+   otherwise; a `depends_on` dependent runs (`_Run._gate`). `map`: one call per element
+   of the mapped arguments (zipped), all at once, each with its own retries; the result
+   is the list of the calls' results (`_Run._run_elements`).
 
 The plan (steps, edges, functions) is built once per registry and flow; a run only keeps
 per-operation counters, so its cost per operation stays close to a bare asyncio task.
@@ -46,7 +51,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
-from compiler.lock.lockfile import LockFlow, LockOperation
+from compiler.lock.lockfile import ELEMENT_WORKERS, LockFlow, LockOperation
 from compiler.pools import process_pool
 from runtime import deadlines
 from runtime.errors import FlowFailed, RuntimeUsageError, describe_exception
@@ -73,6 +78,10 @@ class OpRecord:
     error: str | None = None
     #: whether the result was the one stored by an earlier run (`cache=True`), not computed
     cached: bool = False
+    #: why a skipped operation did not run
+    reason: str | None = None
+    #: how many elements a mapped operation ran over (each called 1 + its retries used)
+    elements: int = 1
 
 
 @dataclass
@@ -119,6 +128,12 @@ class _Step(NamedTuple):
     #: a simple sync call (by keywords, in this process, no timeout, no retries): run
     #: without a task, on the loop's thread or straight in the thread pool (`_Run._start_all`)
     inline: bool
+    #: (the condition's operation, negated) of `when`, else None
+    when: tuple[str, bool] | None = None
+    #: the parameters it runs once per element of, zipped
+    mapped: tuple[str, ...] = ()
+    #: the parameters whose annotation admits None (fed None by a skipped operation)
+    optional: frozenset[str] = frozenset()
 
 
 #: a simple sync call this short may run on the loop's thread next time (`_Run._start_all`):
@@ -144,6 +159,8 @@ class _Plan:
     thread_count: int
     #: how many steps run in the process pool
     process_count: int
+    #: whether a step has a condition, so steps may be skipped without a failure (`_Run._gate`)
+    gated: bool = False
     #: per step, whether its last call took under QUICK_SECONDS: learned by the runs, so
     #: mutable (a hint, never a result: a race between two runs only moves a call to a thread)
     quick: list[bool] = field(default_factory=list, compare=False)
@@ -190,7 +207,9 @@ def _step(op: LockOperation, function: Callable, upstream: tuple[str, ...],
     plain = not positional_only and op.timeout_seconds is None and not op.cache  # a cached call goes by `_run_step`
     return _Step(op, op.name, function, upstream, data, flow_params, positional_only, is_async, in_process,
                  direct=is_async and plain,
-                 inline=not is_async and not in_process and plain and op.retries == 0)
+                 inline=not is_async and not in_process and plain and op.retries == 0 and not op.map,
+                 when=op.condition, mapped=tuple(op.map),
+                 optional=frozenset(p.name for p in op.params if p.admits_none))
 
 
 def _flow_params_taken(consumers: dict[str, set[str]], op: LockOperation,
@@ -245,8 +264,10 @@ def _link(flow: LockFlow, steps: list[_Step]) -> _Plan:
         flow, tuple(steps), tuple(map(tuple, downstream)),
         upstream_counts=tuple(len(step.upstream) for step in steps),
         roots=tuple(i for i, step in enumerate(steps) if not step.upstream),
-        thread_count=max(1, len(steps) + timed_retries),
+        # a mapped step's elements run at once like steps; a pool starts threads only as used
+        thread_count=max(1, len(steps) + timed_retries + (ELEMENT_WORKERS if any(s.mapped for s in steps) else 0)),
         process_count=sum(1 for step in steps if step.in_process),
+        gated=any(step.when is not None for step in steps),
         quick=[False] * len(steps),
     )
 
@@ -296,8 +317,10 @@ class _Run:
         self.results: dict[str, Any] = {}
         #: per step, how many upstream steps have not finished yet
         self.waiting = list(plan.upstream_counts)
-        #: steps with an upstream step that failed or was skipped
+        #: steps with an upstream step that failed, or was skipped because one failed
         self.blocked: set[int] = set()
+        #: operations skipped by a condition (or a skipped input): finished, result None
+        self.dormant: set[str] = set()
         self.unfinished = len(plan.steps)
         #: the tasks of the steps running, by index: asyncio itself keeps only weak
         #: references to tasks, and a finished one is dropped so its memory goes at once
@@ -369,6 +392,8 @@ class _Run:
         batches = [ready]
         while batches:
             batch = batches.pop()
+            if self.plan.gated:
+                batch = self._gate(batch, batches)
             simple = [index for index in batch if steps[index].inline]
             for index in batch:
                 if not steps[index].inline:
@@ -389,6 +414,38 @@ class _Run:
                 if quick[index] and self._take_back(index):
                     released += self._run_inline(index)
             batches.append(released)
+
+    def _gate(self, batch: list[int] | tuple[int, ...], batches: list) -> list[int]:
+        """The steps of `batch` that run; the others are skipped by their condition or a
+        skipped input (finished, result None), and the steps they release join `batches`."""
+        running = []
+        for index in batch:
+            reason = self._skip_reason(self.steps[index])
+            if reason is None:
+                running.append(index)
+                continue
+            step, record = self.steps[index], self.records[index]
+            record.state, record.reason = "skipped", reason
+            self.results[step.name] = None
+            self.dormant.add(step.name)
+            logger.info("`%s` skipped: %s", step.name, reason)
+            batches.append(self._release(index, True))
+        return running
+
+    def _skip_reason(self, step: _Step) -> str | None:
+        """Why `step` does not run although nothing upstream failed, or None: its condition
+        says no, or a skipped operation feeds a parameter that does not admit None (or
+        that it maps over)."""
+        if step.when is not None:
+            target, negated = step.when
+            if bool(self.results.get(target)) == negated:
+                return f"its condition `{'not ' if negated else ''}{target}` is false"
+        dormant = self.dormant
+        if dormant:
+            for param, source in step.data:
+                if source in dormant and (param in step.mapped or param not in step.optional):
+                    return f"upstream `{source}` was skipped and `{param}` does not admit None"
+        return None
 
     def _run_inline(self, index: int) -> list[int]:
         """Call the simple step `index` on the loop's thread; the steps it leaves ready."""
@@ -490,9 +547,11 @@ class _Run:
         while skipped:
             index = skipped.pop()
             step = self.steps[index]
-            self.records[index].state = "skipped"
             self.unfinished -= 1
-            blocker = next(name for name in step.upstream if operations[name].state != "completed")
+            blocker = next(name for name in step.upstream if operations[name].state != "completed"
+                           and name not in self.dormant)
+            self.records[index].state = "skipped"
+            self.records[index].reason = f"upstream `{blocker}` did not complete"
             logger.warning("`%s` skipped: upstream `%s` did not complete", step.name, blocker)
             for later in self.plan.downstream[index]:
                 blocked.add(later)
@@ -509,7 +568,8 @@ class _Run:
         return kwargs
 
     async def _run_step(self, index: int) -> None:
-        """Call the step until it succeeds or its retries are spent; record the outcome."""
+        """Call the step (each element of a mapped one) until it succeeds or its retries are
+        spent; record the outcome."""
         step, record = self.steps[index], self.records[index]
         record.state = "running"
         completed = False
@@ -517,23 +577,12 @@ class _Run:
         current_operation.set(step.name)  # this step's own task: its async calls log as it
         try:
             kwargs = self._arguments(step)
-            try:
-                key, completed = self._cached(step, record, kwargs)
-                attempts = step.op.retries + 1
-            except CacheError as error:  # inputs that cannot be stored: no attempt can help
-                key, attempts, record.error = None, 0, str(error)
-            while not completed and record.attempts < attempts:  # one pass per attempt
-                record.attempts += 1
-                try:
-                    value = await (step.function(**kwargs) if step.direct else self._call(step, kwargs))
-                except Exception as error:  # the user's operation failed: record it, maybe retry
-                    record.error = describe_exception(error)
-                    if record.attempts <= step.op.retries:
-                        await self._before_retry(step, record)
-                else:
-                    completed = self._store(step, record, key, value)
-                    if not completed:
-                        break  # a result that cannot be stored: another attempt makes the same
+            if step.mapped:
+                completed, value = await self._run_elements(step, record, kwargs)
+            else:
+                completed, value = await self._call_until_done(step, record, kwargs)
+            if completed:
+                self.results[step.name] = value
         except BaseException as error:  # cancelled, interrupted or a bug: not an operation failure
             if not self.done.done():
                 self.done.set_exception(error)  # this step will never finish, so neither will the run
@@ -544,34 +593,74 @@ class _Run:
         self._record_outcome(step, record, completed)
         self._finish(index, completed)
 
-    def _cached(self, step: _Step, record: OpRecord, kwargs: dict[str, Any]) -> tuple[str | None, bool]:
-        """The store's key for a cached step's call (None for others) and whether its
-        stored result was taken; CacheError when its inputs cannot be stored."""
+    async def _call_until_done(self, step: _Step, record: OpRecord, kwargs: dict[str, Any],
+                               label: str = "") -> tuple[bool, Any]:
+        """(completed, result) of one call with its retries: the stored result when the
+        step is cached and one is stored. `label` names the element of a mapped step."""
+        try:
+            key, hit, value = self._cached(step, record, kwargs)
+        except CacheError as error:  # inputs that cannot be stored: no attempt can help
+            record.error = str(error)
+            return False, None
+        if hit:
+            return True, value
+        for attempt in range(1, step.op.retries + 2):
+            record.attempts += 1
+            try:
+                value = await (step.function(**kwargs) if step.direct else self._call(step, kwargs))
+            except Exception as error:  # the user's operation failed: record it, maybe retry
+                record.error = label + describe_exception(error)
+                if attempt <= step.op.retries:
+                    await self._before_retry(step, record, attempt)
+            else:
+                # a result that cannot be stored fails: another attempt makes the same
+                return self._store(step, record, key, value), value
+        return False, None
+
+    async def _run_elements(self, step: _Step, record: OpRecord, kwargs: dict[str, Any]) -> tuple[bool, Any]:
+        """(completed, results in input order) of a mapped step: one call per element of
+        its mapped parameters (zipped), all at once, each with its own retries; an empty
+        input gives [] without a call."""
+        columns = [list(kwargs[name]) for name in step.mapped]
+        lengths = {len(column) for column in columns}
+        if len(lengths) > 1:
+            sizes = ", ".join(f"`{name}` has {len(column)}" for name, column in zip(step.mapped, columns))
+            record.error = f"`{step.name}` maps over elements of unequal lengths: {sizes}"
+            return False, None
+        record.elements = len(columns[0]) if columns else 0
+        calls = [self._call_until_done(step, record, {**kwargs, **dict(zip(step.mapped, values))}, f"[{i}] ")
+                 for i, values in enumerate(zip(*columns))]
+        outcomes = await asyncio.gather(*calls)
+        if all(done for done, _ in outcomes):
+            return True, [value for _, value in outcomes]
+        return False, None
+
+    def _cached(self, step: _Step, record: OpRecord, kwargs: dict[str, Any]) -> tuple[str | None, bool, Any]:
+        """The store's key for a cached step's call (None for others), whether a result
+        is stored, and that result; CacheError when its inputs cannot be stored."""
         if not step.op.cache or self.store is None:
-            return None, False
+            return None, False, None
         key = self.store.key(step.op, kwargs)
         hit, value = self.store.get(key, step.op)
         if hit:
-            self.results[step.name] = value
             record.cached = True
             logger.info("`%s`: the stored result of an earlier run (cache)", step.name)
-        return key, hit
+        return key, hit, value
 
     def _store(self, step: _Step, record: OpRecord, key: str | None, value: Any) -> bool:
-        """Keep a completed call's result (and store it when cached); False when it cannot be stored."""
+        """Store a cached call's result; False when it cannot be stored."""
         if key is not None:
             try:
                 self.store.put(key, step.op, value)
             except (CacheError, OSError) as error:
                 record.error = str(error) if isinstance(error, CacheError) else f"`{step.name}`: cannot store its result: {error}"
                 return False
-        self.results[step.name] = value
         return True
 
-    async def _before_retry(self, step: _Step, record: OpRecord) -> None:
-        delay = _delay(step.op, record.attempts - 1)
+    async def _before_retry(self, step: _Step, record: OpRecord, attempt: int) -> None:
+        delay = _delay(step.op, attempt - 1)
         logger.warning("`%s` attempt %d/%d failed: %s; retrying in %gs", step.name,
-                       record.attempts, step.op.retries + 1, record.error, delay)
+                       attempt, step.op.retries + 1, record.error, delay)
         await asyncio.sleep(delay)
 
     def _record_outcome(self, step: _Step, record: OpRecord, completed: bool) -> None:

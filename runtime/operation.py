@@ -24,6 +24,10 @@ class OperationInfo:
     name: str
     depends_on: tuple[str, ...] = ()
     inputs: Mapping[str, str] | None = None
+    #: `"OP"`: run only when OP's result is truthy; `"not OP"`: only when it is falsy
+    when: str | None = None
+    #: the parameters run once per element of (zipped when several)
+    map: tuple[str, ...] = ()
     retries: int = 0
     retry_delay_seconds: float | Iterable[float] = 0
     timeout_seconds: float | None = None
@@ -41,6 +45,8 @@ def operation(
     *,
     depends_on: str | Iterable[str] = (),
     inputs: Mapping[str, str] | None = None,
+    when: str | None = None,
+    map: str | Iterable[str] = (),
     retries: int = 0,
     retry_delay_seconds: float | Iterable[float] = 0,
     timeout_seconds: float | None = None,
@@ -60,6 +66,8 @@ def operation(
         name=name,
         depends_on=(depends_on,) if isinstance(depends_on, str) else tuple(depends_on),
         inputs=dict(inputs) if inputs else None,
+        when=when,
+        map=(map,) if isinstance(map, str) else tuple(map),
         retries=retries,
         retry_delay_seconds=retry_delay_seconds,
         timeout_seconds=timeout_seconds,

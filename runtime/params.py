@@ -44,11 +44,16 @@ def parameter_type(function: Callable, name: str) -> Any:
 
 
 def flow_param_types(registry: Registry, flow: LockFlow) -> dict[str, Any]:
-    """Each flow parameter's type, taken from its first consumer's signature."""
+    """Each flow parameter's type, taken from its first consumer's signature: `list[T]`
+    for a parameter `T` the consumer maps over."""
     types = {}
     for param in flow.params:
         consumer = param.consumers[0] if param.consumers else None
-        types[param.name] = parameter_type(registry.function(consumer), param.name) if consumer else Any
+        if consumer is None:
+            types[param.name] = Any
+            continue
+        tp = parameter_type(registry.function(consumer), param.name)
+        types[param.name] = list[tp] if param.name in registry.operations[consumer].map else tp
     return types
 
 

@@ -7,7 +7,10 @@ so the generated code grows with operations and parameters, not with flows × me
 Every operation is submitted at once, in flow order, with its upstream futures as
 arguments (Prefect records them as the task run's inputs, so the UI draws the graph), so
 each task run does Prefect's own set-up while its upstream still runs; an operation whose
-upstream failed never starts and the summary and `FlowFailed` list it as skipped.
+upstream failed never starts, and at the end its task run, which Prefect leaves pending
+(`NotReady`), is given a final `Skipped` state naming the upstream, as the summary and
+`FlowFailed` list it. Operations with `when` or `map`, and their downstream, are placed
+once what they need is known (`runtime.prefect_branches`).
 (Submitting each operation only once its upstream had finished spared Prefect a state
 read from the API per consumer, but put that set-up on the critical path: 1.09-1.15× the
 hand-written flow on a chain of 100, against 0.97 this way; `bench/RESULTS.md`.) The run
@@ -26,6 +29,7 @@ from typing import Any
 from compiler import naming
 from compiler.lock.lockfile import LockFile, LockFlow
 from runtime.errors import FlowFailed, describe_exception
+from runtime.prefect_branches import Outcome, place_dynamic, placed, skipped_state
 from runtime.prefect_support import _attempts, _attempts_lock
 
 
@@ -43,6 +47,17 @@ class FlowPlan:
     waits: Mapping[str, tuple[str, ...]]
     #: per operation: the flow parameters it takes (same name as its own parameter)
     takes: Mapping[str, tuple[str, ...]]
+    #: per operation: every member it waits for, data or not, each once, in flow order
+    upstream: Mapping[str, tuple[str, ...]]
+    #: the operations with `when` or `map` and everything downstream of them, placed once
+    #: what they need is known (`runtime.prefect_branches`)
+    dynamic: frozenset[str]
+    #: per conditional operation: (its condition's operation, negated)
+    when: Mapping[str, tuple[str, bool]]
+    #: per mapped operation: the parameters it maps over
+    mapped: Mapping[str, tuple[str, ...]]
+    #: per operation: its parameters that admit None (a skipped input passes None)
+    optional: Mapping[str, frozenset[str]]
 
 
 #: id of a flow -> (the lock, the flow, its plan): a process reads each flow's plan once
@@ -80,11 +95,28 @@ def _plan(lock: LockFile, flow: LockFlow, members: tuple[str, ...]) -> FlowPlan:
         for consumer in param.consumers:
             if consumer in inside:
                 takes[consumer].append(param.name)
+    upstream = {op: tuple(dict.fromkeys(sorted({s for _, s in inputs[op]}.union(waits[op]), key=position.__getitem__)))
+                for op in members}
+    ops = {op: lock.operation(op) for op in members}
+    when = {op: locked.condition for op, locked in ops.items() if locked.condition is not None}
+    mapped = {op: tuple(locked.map) for op, locked in ops.items() if locked.map}
     return FlowPlan(
         name=flow.name, members=members, sinks=tuple(flow.sinks),
         inputs={op: tuple(pairs) for op, pairs in inputs.items()},
         waits=waits, takes={op: tuple(names) for op, names in takes.items()},
+        upstream=upstream, dynamic=_downstream_of({*when, *mapped}, members, upstream),
+        when=when, mapped=mapped,
+        optional={op: frozenset(p.name for p in locked.params if p.admits_none) for op, locked in ops.items()},
     )
+
+
+def _downstream_of(starts: set[str], members: tuple[str, ...], upstream: Mapping[str, tuple[str, ...]]) -> frozenset[str]:
+    """`starts` and every member downstream of them (members in topological order)."""
+    found = set(starts)
+    for op in members:
+        if op not in found and any(source in found for source in upstream[op]):
+            found.add(op)
+    return frozenset(found)
 
 
 def _waits(op: str, sources: set[str], members: tuple[str, ...], position: Mapping[str, int]) -> tuple[str, ...]:
@@ -135,21 +167,27 @@ async def run_operations(flow_name: str, parameters: Mapping[str, Any]) -> Any:
         parameters = validate_values(registry, registry.flow(flow_name), dict(parameters))
     flow = registry.flow(flow_name)
     plan = flow_plan(registry.lock, flow, registry.members(flow))
-    futures = _submit_all(plan, _tasks(registry, plan.members), parameters)
-    await _wait_all(list(futures.values()))
-    return await _finish(plan, futures)
+    tasks = _tasks(registry, plan.members)
+    outcomes = _submit_static(plan, tasks, parameters)
+    await place_dynamic(plan, tasks, parameters, outcomes)
+    await _wait_all([future for outcome in outcomes.values() for future in outcome.futures])
+    return await _finish(plan, outcomes)
 
 
-def _submit_all(plan: FlowPlan, tasks: Mapping[str, Any], parameters: Mapping[str, Any]) -> dict[str, Any]:
-    """Every operation submitted at once, in flow order, its upstream futures as arguments:
-    each task run then does Prefect's own set-up while its upstream still runs."""
-    futures: dict[str, Any] = {}
+def _submit_static(plan: FlowPlan, tasks: Mapping[str, Any], parameters: Mapping[str, Any]) -> dict[str, Outcome]:
+    """Every operation that is not dynamic submitted at once, in flow order, its upstream
+    futures as arguments: each task run then does Prefect's own set-up while its upstream
+    still runs."""
+    outcomes: dict[str, Outcome] = {}
+    dynamic = plan.dynamic
     for op in plan.members:
-        arguments = {param: futures[source] for param, source in plan.inputs[op]}
+        if op in dynamic:
+            continue
+        arguments = {param: outcomes[source].future for param, source in plan.inputs[op]}
         arguments.update((name, parameters[name]) for name in plan.takes[op])
-        waits = [futures[source] for source in plan.waits[op]]
-        futures[op] = tasks[op].submit(**arguments, wait_for=waits) if waits else tasks[op].submit(**arguments)
-    return futures
+        waits = [outcomes[source].future for source in plan.waits[op]]
+        outcomes[op] = placed(tasks[op].submit(**arguments, wait_for=waits) if waits else tasks[op].submit(**arguments))
+    return outcomes
 
 
 async def _wait_all(futures: list[Any]) -> None:
@@ -173,21 +211,82 @@ async def _wait_all(futures: list[Any]) -> None:
 last_rows: list[dict[str, Any]] = []
 
 
-async def _finish(plan: FlowPlan, futures: Mapping[str, Any]) -> Any:
-    await _collect_remote_attempts(futures)
-    rows = [_summary_row(name, futures[name]) for name in plan.members]
-    await _fill_from_api(rows, futures)
+async def _finish(plan: FlowPlan, outcomes: dict[str, Outcome]) -> Any:
+    await _end_not_ready(plan, outcomes)
+    runs = _task_runs(plan, outcomes)
+    await _collect_remote_attempts(runs)
+    rows = [_summary_row(name, outcomes[name]) for name in plan.members]
+    await _fill_from_api(rows, runs)
     await _publish(plan.name, rows, naming.artifact_key(plan.name))
     last_rows[:] = [{**row, "cached": row["state"] == "Cached"} for row in rows]
     failures = {
         name: describe_exception(future.result(raise_on_failure=False))
-        for name, future in futures.items() if future.state.is_failed() or future.state.is_crashed()
+        for name, future in runs.items() if future.state.is_failed() or future.state.is_crashed()
     }
     if failures:
-        skipped = [name for name in plan.members if not futures[name].state.is_final()]
-        raise FlowFailed(plan.name, failures, skipped)
-    results = {name: futures[name].result() for name in plan.sinks}
+        raise FlowFailed(plan.name, failures, [name for name in plan.members if outcomes[name].after_failure])
+    results = {name: _result_of(outcomes[name]) for name in plan.sinks}
     return results[plan.sinks[0]] if len(plan.sinks) == 1 else results
+
+
+def _result_of(outcome: Outcome) -> Any:
+    if outcome.skipped is not None:
+        return None
+    if outcome.elements is not None:
+        return [element.result() for element in outcome.elements]
+    return outcome.future.result()
+
+
+def _task_runs(plan: FlowPlan, outcomes: Mapping[str, Outcome]) -> dict[str, Any]:
+    """The task runs of the operations that ran, by operation (`OP[i]` for elements)."""
+    runs = {}
+    for name in plan.members:
+        outcome = outcomes[name]
+        if outcome.skipped is not None:
+            continue
+        if outcome.elements is None:
+            runs[name] = outcome.future
+        else:
+            runs.update((f"{name}[{index}]", future) for index, future in enumerate(outcome.elements))
+    return runs
+
+
+async def _end_not_ready(plan: FlowPlan, outcomes: Mapping[str, Outcome]) -> None:
+    """Give every task run that never started (Prefect leaves a run whose upstream failed
+    pending, `NotReady`, for ever) its final state: Skipped, naming the upstream operation
+    that did not complete. The UI then counts it as skipped, and the flow run's timeline
+    ends where the run did."""
+    ended = []
+    for name in plan.members:  # in flow order: an upstream is marked before its consumers
+        outcome = outcomes[name]
+        labels = [name] if outcome.elements is None else [f"{name}[{i}]" for i in range(len(outcome.elements))]
+        waiting = [(future, label) for future, label in zip(outcome.futures, labels) if not future.state.is_final()]
+        if not waiting:
+            continue
+        blocker = next((source for source in plan.upstream[name] if _did_not_complete(outcomes[source])), None)
+        outcome.skipped = f"upstream `{blocker}` did not complete" if blocker else "its upstream did not complete"
+        outcome.after_failure = True
+        ended += [(future, label, outcome.skipped) for future, label in waiting]
+    if not ended:
+        return
+    from prefect.client.orchestration import get_client
+    from prefect.logging import get_run_logger
+
+    try:
+        async with get_client() as client:
+            # the server records task runs from events: set a state only once it knows the run
+            await _recorded(client, [future.task_run_id for future, _, _ in ended], final=False)
+            for future, label, reason in ended:
+                # such a run kept Prefect's default name (`f.after-92e`): it never got to its own
+                await client.request("PATCH", "/task_runs/{id}", path_params={"id": future.task_run_id},
+                                     json={"name": label})
+                await client.set_task_run_state(future.task_run_id, skipped_state(reason), force=True)
+    except Exception as error:  # the run's outcome stands; only the UI would show less
+        get_run_logger().warning("could not mark the skipped task runs: %s", describe_exception(error))
+
+
+def _did_not_complete(outcome: Outcome) -> bool:
+    return outcome.after_failure or any(f.state.is_failed() or f.state.is_crashed() for f in outcome.futures)
 
 
 async def _collect_remote_attempts(futures: Mapping[str, Any]) -> None:
@@ -216,25 +315,33 @@ async def _fill_from_api(rows: list[dict[str, Any]], futures: Mapping[str, Any])
     records did not come back (a Ray worker's), read from their task runs once the server
     has recorded their final states (it does so from events, a moment after they finish)."""
     missing = {futures[row["operation"]].task_run_id: row for row in rows
-               if row["attempts"] == 0 and row["state"] != "Skipped" and not _local(futures[row["operation"]])}
+               if row["operation"] in futures and row["attempts"] == 0 and row["state"] != "Skipped"
+               and not _local(futures[row["operation"]])}
     if not missing:
         return
     from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import TaskRunFilter, TaskRunFilterId
 
-    only_these = TaskRunFilter(id=TaskRunFilterId(any_=list(missing)))
-    deadline = time.monotonic() + _RECORDED_WAIT_SECONDS
     async with get_client() as client:
-        while True:
-            task_runs = await client.read_task_runs(task_run_filter=only_these)
-            recorded = [t for t in task_runs if t.state is not None and t.state.is_final()]
-            if len(recorded) == len(missing) or time.monotonic() > deadline:
-                break
-            await asyncio.sleep(0.1)
+        recorded = await _recorded(client, list(missing), final=True)
     for task_run in recorded:
         row = missing[task_run.id]
         row["attempts"], row["duration_s"] = task_run_figures(task_run)
         row["retries"] = max(row["attempts"] - 1, 0)
+
+
+async def _recorded(client: Any, ids: list[Any], final: bool) -> list[Any]:
+    """The task runs `ids` once the server has recorded them (in a final state when
+    `final`), or those it has after _RECORDED_WAIT_SECONDS."""
+    from prefect.client.schemas.filters import TaskRunFilter, TaskRunFilterId
+
+    only_these = TaskRunFilter(id=TaskRunFilterId(any_=ids))
+    deadline = time.monotonic() + _RECORDED_WAIT_SECONDS
+    while True:
+        task_runs = await client.read_task_runs(task_run_filter=only_these)
+        recorded = [t for t in task_runs if t.state is not None and (t.state.is_final() or not final)]
+        if len(recorded) == len(ids) or time.monotonic() > deadline:
+            return recorded
+        await asyncio.sleep(0.1)
 
 
 def task_run_figures(task_run: Any) -> tuple[int, float | None]:
@@ -243,20 +350,30 @@ def task_run_figures(task_run: Any) -> tuple[int, float | None]:
     return task_run.run_count, round(total.total_seconds(), 3) if total is not None else None
 
 
-def _summary_row(name: str, future: Any) -> dict[str, Any]:
-    """The summary of one operation; one that never started (its upstream failed) is Skipped."""
-    state = future.state
+def _summary_row(name: str, outcome: Outcome) -> dict[str, Any]:
+    """The summary of one operation: its task run's, or its elements' together (the
+    first that did not complete decides the state), or a skip with its reason."""
+    row = {"operation": name, "state": "Skipped", "attempts": 0, "retries": 0, "duration_s": None,
+           "reason": outcome.skipped}
+    if outcome.skipped is not None:
+        return row
+    runs = [outcome.future] if outcome.elements is None else outcome.elements
+    states = [future.state for future in runs]
     with _attempts_lock:
-        attempts, start, end = _attempts.pop(future.task_run_id, (0, None, None))
-    skipped = not state.is_final()
-    duration = round(end - start, 3) if start is not None and end is not None else None
-    return {
-        "operation": name,
-        "state": "Skipped" if skipped else state.name,
-        "attempts": attempts,
-        "retries": max(attempts - 1, 0),
-        "duration_s": duration,
-    }
+        records = [_attempts.pop(future.task_run_id, (0, None, None)) for future in runs]
+    starts = [start for _, start, _ in records if start is not None]
+    ends = [end for _, _, end in records if end is not None]
+    attempts = sum(count for count, _, _ in records)
+    unfinished = next((state for state in states if not state.is_completed()), None)
+    if unfinished is not None:
+        state = unfinished.name
+    elif states and all(state.name == "Cached" for state in states):
+        state = "Cached"
+    else:
+        state = "Completed"
+    row.update(state=state, attempts=attempts, retries=max(attempts - len(runs), 0), reason=None,
+               duration_s=round(max(ends) - min(starts), 3) if starts and ends else None)
+    return row
 
 
 async def _publish(flow_name: str, rows: list[dict[str, Any]], key: str) -> None:

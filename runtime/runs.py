@@ -97,25 +97,43 @@ def _flow_operations(registry: Registry | None, flow_name: str) -> list[str]:
 
 
 def _operation_of(task_name: str, operations: Sequence[str]) -> str:
-    """The operation a task run is of: orchc names its runs `OPERATION` (runs made before
-    it did are `OPERATION-KEY`, Prefect's default)."""
+    """The operation a task run is of: orchc names its runs `OPERATION`, and `OPERATION[i]`
+    for the elements of a mapped one, which keep their own rows (runs made before it did
+    are `OPERATION-KEY`, Prefect's default)."""
     for name in sorted(operations, key=len, reverse=True):
         if task_name == name or task_name.startswith(name + "-"):
             return name
+        if task_name.startswith(name + "["):
+            return task_name
     return task_name.rsplit("-", 1)[0]
 
 
 def _operations(task_runs: Sequence[Any], operations: Sequence[str]) -> list[dict[str, Any]]:
     """One row per operation, in the flow's order; those without a task run never started."""
     rows: dict[str, dict[str, Any]] = {name: {"operation": name, "state": "NotStarted", "attempts": 0,
-                                              "duration_s": None} for name in operations}
+                                              "duration_s": None, "reason": None} for name in operations}
     for task_run in sorted(task_runs, key=lambda t: (t.name, str(t.id))):
         name = _operation_of(task_run.name, operations)
         attempts, duration = task_run_figures(task_run)
-        rows[name] = {"operation": name, "state": task_run.state.name if task_run.state else "Unknown",
-                      "attempts": attempts, "duration_s": duration}
+        state = task_run.state
+        rows[name] = {"operation": name, "state": state.name if state else "Unknown",
+                      "attempts": attempts, "duration_s": duration,
+                      "reason": state.message if state is not None and state.name == "Skipped" else None}
+        if name != _base(name):  # an element: its mapped operation has no run of its own
+            rows.pop(_base(name), None)
     order = {name: index for index, name in enumerate(operations)}
-    return sorted(rows.values(), key=lambda row: (order.get(row["operation"], len(order)), row["operation"]))
+    return sorted(rows.values(), key=lambda row: (order.get(_base(row["operation"]), len(order)),
+                                                  _element_index(row["operation"]), row["operation"]))
+
+
+def _base(name: str) -> str:
+    """`ops.check` for an element `ops.check[3]`."""
+    return name.split("[", 1)[0]
+
+
+def _element_index(name: str) -> int:
+    index = name.partition("[")[2].rstrip("]")
+    return int(index) if index.isdigit() else -1
 
 
 def render_status(data: dict[str, Any]) -> str:
@@ -127,5 +145,6 @@ def render_status(data: dict[str, Any]) -> str:
     width = max((len(row["operation"]) for row in data["operations"]), default=0)
     for row in data["operations"]:
         duration = f"{row['duration_s']:.3f} s" if row["duration_s"] is not None else "-"
-        lines.append(f"  {row['operation']:<{width}}  {row['state']:<10}  attempts {row['attempts']}  {duration}")
+        reason = f"  ({row['reason']})" if row.get("reason") else ""
+        lines.append(f"  {row['operation']:<{width}}  {row['state']:<10}  attempts {row['attempts']}  {duration}{reason}")
     return "\n".join(lines)

@@ -114,7 +114,7 @@ def _cut(lock: LockFile, flow: LockFlow, members: Sequence[str], chosen: set[str
     restricted flow's list as it is, without adding what is upstream."""
     members = [name for name in members if name in chosen]
     consumed = {edge.source for edge in lock.edges
-                if edge.param is not None and edge.source in chosen and edge.target in chosen}
+                if (edge.param is not None or edge.reason == "when") and edge.source in chosen and edge.target in chosen}
     sinks = [name for name in members if name not in consumed]
     params = [param.model_copy(update={"consumers": [c for c in param.consumers if c in chosen]})
               for param in flow.params if any(c in chosen for c in param.consumers)]

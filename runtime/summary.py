@@ -1,8 +1,8 @@
 """`--summary FILE.json`: one run's record, the same shape for both engines.
 
 Each operation's state (`Completed`, `Cached`, `Failed`, `TimedOut`, `Crashed`,
-`Cancelled` or `Skipped`), attempts, retries, seconds and whether its result came from
-the cache; the whole run's state and wall time. `runtime/schemas/run-summary.schema.json`
+`Cancelled` or `Skipped`, with why it was skipped), attempts, retries, seconds and
+whether its result came from the cache; the whole run's state and wall time. `runtime/schemas/run-summary.schema.json`
 is its JSON Schema.
 """
 
@@ -26,9 +26,9 @@ def local_rows(report: Any) -> list[dict[str, Any]]:
         else:
             state = "Failed" if record.state == "failed" else "Skipped"
         rows.append({"operation": name, "state": state, "attempts": record.attempts,
-                     "retries": max(record.attempts - 1, 0),
+                     "retries": max(record.attempts - record.elements, 0),
                      "duration_s": round(record.duration, 3) if state in ("Completed", "Failed") else None,
-                     "cached": record.cached})
+                     "cached": record.cached, "reason": record.reason if state == "Skipped" else None})
     return rows
 
 

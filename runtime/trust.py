@@ -81,6 +81,9 @@ def check_lock(lock: LockFile, lock_path: Path) -> None:
     for op in lock.operations:
         problems += _operation_problems(op, roots, modules)
     names = {op.name for op in lock.operations}
+    conditions = {(edge.source, edge.target) for edge in lock.edges if edge.reason == "when"}
+    for op in lock.operations:
+        problems += _branch_problems(op, names, conditions)
     for flow in lock.flows:
         problems += _flow_problems(flow, names, set(lock.members(flow)))
     if problems:
@@ -123,6 +126,18 @@ def _operation_problems(op: LockOperation, roots: list[str], modules: dict[str, 
         yield f"{where}: file `{op.file}` is in none of the source roots {roots}"
     elif op.module not in expected:
         yield f"{where}: module `{op.module}` is not the module of its file `{op.file}` (expected `{expected[0]}`)"
+
+
+def _branch_problems(op: LockOperation, names: set[str], conditions: set[tuple[str, str]]) -> Iterator[str]:
+    """A condition is an operation with its `when` edge; a mapped name is a parameter."""
+    where = f"operation `{op.name}`"
+    condition = op.condition
+    if condition is not None and (condition[0] not in names or (condition[0], op.name) not in conditions):
+        yield f"{where}: `when` names `{condition[0]}`, which is no operation it has a `when` edge from"
+    params = {p.name for p in op.params}
+    for name in op.map:
+        if name not in params:
+            yield f"{where}: `map` names `{name}`, which is not one of its parameters"
 
 
 def _flow_problems(flow: LockFlow, operations: set[str], members: set[str]) -> Iterator[str]:

@@ -72,3 +72,27 @@ def newest_artifact(key: str) -> dict:
     artifacts = response.json()
     assert artifacts, f"no artifact {key!r}"
     return artifacts[0]
+
+
+def newest_task_runs(flow_name: str, expected: set[str] = frozenset(), seconds: float = 20) -> dict[str, dict]:
+    """The task runs of flow `flow_name`'s newest run on the API in use, by name, each as
+    the REST endpoint returns it (`state` with its `type`, `name` and `message`). The server
+    records task runs from events, a moment after they happen: this waits (up to
+    `seconds`) until the `expected` names are there and every state is final."""
+    import httpx
+    from prefect.settings import PREFECT_API_URL
+
+    api = PREFECT_API_URL.value()
+    query = {"flows": {"name": {"any_": [flow_name]}}, "sort": "START_TIME_DESC", "limit": 1}
+    flow_runs = httpx.post(f"{api}/flow_runs/filter", json=query, timeout=30).json()
+    assert flow_runs, f"no run of flow {flow_name!r}"
+    query = {"flow_runs": {"id": {"any_": [flow_runs[0]["id"]]}}}
+    deadline = time.monotonic() + seconds
+    while True:
+        task_runs = httpx.post(f"{api}/task_runs/filter", json=query, timeout=30).json()
+        runs = {task_run["name"]: task_run for task_run in task_runs}
+        final = all(run["state"] and run["state"]["type"] in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED")
+                    for run in runs.values())
+        if (final and expected <= runs.keys()) or time.monotonic() > deadline:
+            return runs
+        time.sleep(0.2)

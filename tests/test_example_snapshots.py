@@ -23,6 +23,7 @@ def test_snapshots_cover_every_example() -> None:
     assert sorted(MODULES) == [
         "orchestration/__init__.py",
         "orchestration/kg.py",
+        "orchestration/ops.py",
         "orchestration/scraping.py",
         "orchestration/tickets.py",
     ]

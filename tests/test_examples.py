@@ -67,7 +67,7 @@ def test_every_inference_rule_is_showcased():
     assert edges[("scraping.stepstone.fetch", "scraping.merge", "stepstone")] == "name"
     assert edges[("kg.ingest.summary", "kg.stats", "ingest")] == "name"
     # name, an operation of an enclosing group
-    assert edges[("kg.backend", "kg.ingest.people", "backend")] == "name"
+    assert edges[("kg.backend", "kg.ingest.subgraph", "backend")] == "name"
     # type (pydantic models)
     assert edges[("scraping.merge", "scraping.dedupe", "pool")] == "type"
     assert edges[("tickets.fetch", "tickets.classify", "inbox")] == "type"
@@ -75,7 +75,12 @@ def test_every_inference_rule_is_showcased():
     assert edges[("tickets.route", "tickets.store", "batch")] == "inputs"
     assert edges[("tickets.migrate", "tickets.store", None)] == "depends_on"
     assert {s for (s, t, p), r in edges.items() if t == "kg.export" and r == "depends_on"} == {
-        "kg.ingest.links", "kg.ingest.people", "kg.ingest.projects", "kg.ingest.summary"}
+        "kg.ingest.subgraph", "kg.ingest.subgraphs", "kg.ingest.summary"}
+    # map: `kg.ingest.subgraph` runs once per name; its result, a list, binds by name
+    assert edges[("kg.ingest.subgraphs", "kg.ingest.subgraph", "name")] == "inputs"
+    assert edges[("kg.ingest.subgraph", "kg.ingest.summary", "subgraph")] == "name"
+    # when: `ops.restart` runs only when `ops.any_down` says so
+    assert edges[("ops.any_down", "ops.restart", None)] == "when"
     flows = {f["name"]: f for f in lock["flows"]}
     params = {p["name"]: p for p in flows["scraping"]["params"]}
     assert params["keywords"]["required"] and not params["top"]["required"]
@@ -86,7 +91,8 @@ def test_options_reach_the_lock():
     lock = tomli.loads((ROOT / "flows.lock").read_text(encoding="utf-8"))
     ops = {op["name"]: op for op in lock["operations"]}
     assert ops["kg.backend"]["persist_result"] is False
-    assert (ops["kg.schema"]["retries"], ops["kg.ingest.links"]["retries"]) == (2, 3)
+    assert (ops["kg.schema"]["retries"], ops["kg.ingest.subgraph"]["retries"]) == (2, 3)
+    assert ops["kg.ingest.subgraph"]["map"] == ["name"] and ops["ops.restart"]["when"] == "ops.any_down"
     assert ops["tickets.classify"]["executor"] == "process"
     retries = {name: (op["retries"], op["retry_delay_seconds"]) for name, op in ops.items() if name.startswith("tickets.")}
     assert retries == {"tickets.fetch": (3, [1, 2, 4]), "tickets.classify": (1, 0), "tickets.route": (0, 0),

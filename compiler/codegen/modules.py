@@ -322,7 +322,7 @@ class _ModuleWriter:
         if not members or any(m not in self.plan.ops for m in members):
             raise _internal(f"flow `{flow.name}` names operations missing from the lock")
         kind = string_literal(self.plan.task_runner, piece)
-        runner = f"{self._runtime('task_runner')}({kind}, max_workers={len(members)})"
+        runner = f"{self._runtime('task_runner')}({kind}, max_workers={self.plan.lock.workers(flow)})"
         name = string_literal(flow.name, piece)
         # the runtime validates parameters against the operations' real annotations
         # (`runtime.params`); Prefect's validation costs ~3 ms per flow at import time

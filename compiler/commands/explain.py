@@ -16,6 +16,7 @@ RULE_NAMES = {
     "name": "name",
     "type": "type",
     "depends_on": "`depends_on`",
+    "when": "`when`",
 }
 _SHOWN_OPTIONS = ("retries", "retry_delay_seconds", "timeout_seconds", "tags", "cache", "persist_result",
                   "executor", "description")
@@ -61,6 +62,9 @@ def explanation(graph: Graph, name: str) -> dict[str, Any]:
     options = {key: getattr(op.options, key) for key in _SHOWN_OPTIONS}
     if options["description"] is None:
         options["description"] = op.docstring  # as the lock and Prefect see it
+    if op.options.map:
+        options["map"] = op.options.map
+    condition = op.options.condition
     return {
         "operation": op.name,
         "location": _where(op.span),
@@ -70,8 +74,10 @@ def explanation(graph: Graph, name: str) -> dict[str, Any]:
         "returns": op.returns.text if op.returns else None,
         "options": {k: list(v) if isinstance(v, tuple) else v for k, v in options.items()},
         "inputs": inputs,
+        "condition": None if condition is None else {
+            "operation": condition[0], "negated": condition[1], "location": _where(spans[condition[0]])},
         "after": [{"operation": e.source, "via_group": e.via_group, "location": _where(spans[e.source])}
-                  for e in graph.edges if e.target == name and e.param is None],
+                  for e in graph.edges if e.target == name and e.param is None and e.reason != "when"],
         "downstream": [{"operation": e.target, "parameter": e.param, "rule": e.reason}
                        for e in sorted(graph.edges, key=lambda e: (e.target, e.param or "\uffff"))
                        if e.source == name],
@@ -98,11 +104,16 @@ def render_explanation(facts: dict[str, Any]) -> str:
     lines += [f"  {key} = {value!r}" for key, value in facts["options"].items()]
     lines.append("inputs:" if facts["inputs"] else "inputs: none")
     lines += [_input_line(entry) for entry in facts["inputs"]]
+    condition = facts["condition"]
+    if condition is not None:
+        truth = "falsy (`not`)" if condition["negated"] else "truthy"
+        lines.append(f"runs when: {condition['operation']} returns something {truth}, at {condition['location']}")
     lines.append("runs after (depends_on):" if facts["after"] else "runs after (depends_on): nothing")
     lines += [f"  {a['operation']}" + (f" (via group `{a['via_group']}`)" if a["via_group"] else "")
               + f" at {a['location']}" for a in facts["after"]]
     lines.append("downstream:" if facts["downstream"] else "downstream: nothing")
     lines += [f"  {d['operation']} as `{d['parameter']}` (rule: {RULE_NAMES[d['rule']]})" if d["parameter"]
+              else f"  {d['operation']} (its condition, `when`)" if d["rule"] == "when"
               else f"  {d['operation']} (ordering only, `depends_on`)" for d in facts["downstream"]]
     lines.append("flows: " + ", ".join(facts["flows"]))
     return "\n".join(lines) + "\n"

@@ -72,6 +72,8 @@ KEYWORDS = (
     "name",
     "depends_on",
     "inputs",
+    "when",
+    "map",
     "retries",
     "retry_delay_seconds",
     "timeout_seconds",
@@ -453,6 +455,7 @@ class _OperationReader:
             self.report("OC203", f"invalid operation name: {problem}", spans["name"], _NAME_HINT)
             name = None
         self._check_inputs(values, given, params)
+        self._check_map(values, given, params)
         self._check_executor(values, given)
         if name is None:
             return None
@@ -579,6 +582,24 @@ class _OperationReader:
                     self.where.span(element.key),
                     hint,
                 )
+
+    def _check_map(self, values: dict[str, object], given: dict, params: tuple[ParamSpec, ...]) -> None:
+        """OC210 for each `map` entry that is not a parameter the flow can pass by name;
+        `map` is dropped then, since mapping over the rest would change the function's meaning."""
+        if "map" not in values:
+            return
+        names = [param.name for param in params if param.kind in BINDABLE_KINDS]
+        node = given["map"][1]
+        entries = [element.value for element in node.elements] if isinstance(node, (cst.List, cst.Tuple)) else [node]
+        wrong = [(entry, self._literal(entry)) for entry in entries if self._literal(entry) not in names]
+        for entry, parameter in wrong:
+            hint = did_you_mean(str(parameter), names) or (
+                "`map` names parameters of `" + self.function + "`: " + ", ".join(f"`{n}`" for n in names)
+                if names else f"`{self.function}` takes no parameter to map over; remove `map`")
+            self.report("OC210", f"`map` names `{parameter}`, which is not a parameter of `{self.function}`",
+                        self.where.span(entry), hint)
+        if wrong:
+            del values["map"]
 
     def _check_executor(self, values: dict[str, object], given: dict) -> None:
         if values.get("executor") == "process" and self.funcdef.asynchronous is not None:
@@ -713,6 +734,26 @@ def _inputs(value: object) -> object:
     return _INVALID
 
 
+def _when(value: object) -> object:
+    """`"OP"` or `"not OP"`, with the spaces normalised."""
+    if not isinstance(value, str):
+        return _INVALID
+    words = value.split()
+    if len(words) == 1 and words[0] != "not":
+        return words[0]
+    if len(words) == 2 and words[0] == "not":
+        return f"not {words[1]}"
+    return _INVALID
+
+
+def _map(value: object) -> object:
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, (list, tuple)) and value and _is_strings(value) and len(set(value)) == len(value):
+        return tuple(value)
+    return _INVALID
+
+
 def _either(check: Callable[[object], bool], convert: Callable[[object], object] = lambda v: v) -> Callable:
     return lambda value: convert(value) if check(value) else _INVALID
 
@@ -721,6 +762,8 @@ _CONVERTERS: dict[str, Callable[[object], object]] = {
     "name": _either(lambda v: isinstance(v, str)),
     "depends_on": _depends_on,
     "inputs": _inputs,
+    "when": _when,
+    "map": _map,
     "retries": _either(lambda v: type(v) is int and v >= 0),
     "retry_delay_seconds": _delays,
     "timeout_seconds": _either(lambda v: v is None or (_is_number(v) and v > 0)),
@@ -736,6 +779,8 @@ _REQUIREMENTS = {
     "name": "a string",
     "depends_on": "an operation or group name, or a list of them",
     "inputs": 'a dict of strings, `{"parameter": "operation"}`',
+    "when": '`"OPERATION"` or `"not OPERATION"`',
+    "map": "a parameter name, or a list of distinct parameter names",
     "retries": "a whole number ≥ 0",
     "retry_delay_seconds": "a number ≥ 0 or a list of numbers ≥ 0",
     "timeout_seconds": "a number > 0 or `None`",

@@ -29,7 +29,7 @@ def build_flows(
     consumers: dict[str, set[str]] = defaultdict(set)  # who takes each operation's result
     for edge in edges:
         upstream[edge.target].add(edge.source)
-        if edge.param is not None:
+        if edge.param is not None or edge.reason == "when":  # a condition takes the result too
             consumers[edge.source].add(edge.target)
     by_name = {op.name: op for op in operations}
     unbound_params = _unbound_params(operations, edges)
@@ -65,8 +65,8 @@ def _with_upstream(core: list[str], upstream: dict[str, set[str]]) -> set[str]:
 
 
 def _sinks(members: set[str], consumers: dict[str, set[str]]) -> tuple[str, ...]:
-    """The members whose result no member takes: what the flow returns. One followed only
-    through `depends_on` is a sink too, so an ordering-only step after it (a cleanup
+    """The members whose result no member takes (as data or as its condition): what the
+    flow returns. One followed only through `depends_on` is a sink too, so an ordering-only step after it (a cleanup
     returning None) never hides its result."""
     return tuple(sorted(n for n in members if not (consumers.get(n, set()) - {n}) & members))
 

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 
 from compiler import naming
 from compiler.link.bind import Binder, GroupBinding
+from compiler.link.dynamic import bind_when, check_mapped_inputs, lift_mapped
 from compiler.diagnostics import Diagnostic, sorted_diagnostics
 from compiler.link.flows import build_flows
 from compiler.model import Edge, Graph, OperationSpec, Span
@@ -26,9 +27,11 @@ def link(
 ) -> tuple[Graph, tuple[Diagnostic, ...]]:
     """Link extracted operations into a Graph.
 
-    1. Keep the first of each duplicated name (by file, line) and report the others.
+    1. Keep the first of each duplicated name (by file, line) and report the others; lift
+       mapped operations' types to lists (`compiler.link.dynamic`).
     2. Report operations whose name is also a group's name.
-    3. Bind every parameter and `depends_on` entry (`compiler.link.bind`).
+    3. Bind every parameter and `depends_on` entry (`compiler.link.bind`), and each
+       `when` to its condition; check the mapped parameters' producers.
     4. Resolve bindings to groups: a group stands for its single sink, so bindings are
        resolved deepest target group first (a group's sinks depend only on bindings to
        groups nested deeper inside it).
@@ -38,15 +41,19 @@ def link(
     6. Build the flows (`compiler.link.flows`).
     """
     unique, diagnostics = _drop_duplicates(operations)
+    unique = tuple(lift_mapped(op) for op in unique)
     names = tuple(op.name for op in unique)
     groups = naming.groups_of(names)
     diagnostics += _name_collisions(unique, set(groups)) + _shadowed_functions(operations) + _nfkc_collisions(unique)
     binder = Binder(unique, groups, opaque_types, project_packages)
     edges, pending, bind_diagnostics = binder.bind_all()
     diagnostics += bind_diagnostics
+    for op in unique:
+        for found in bind_when(op, binder.operations, binder.groups):
+            (edges if isinstance(found, Edge) else diagnostics).append(found)
     group_edges, sink_diagnostics = _resolve_group_bindings(unique, edges, pending)
     edges = _sorted_edges([*edges, *group_edges])
-    diagnostics += sink_diagnostics
+    diagnostics += sink_diagnostics + check_mapped_inputs(binder.operations, edges)
     order = lexicographic_order([op.name for op in unique], [(edge.source, edge.target) for edge in edges])
     flows = ()
     if order is None:
@@ -172,9 +179,10 @@ def _resolve_group_bindings(
 
 
 def _sorted_edges(edges: Iterable[Edge]) -> tuple[Edge, ...]:
-    """Sorted, one edge per (source, target, param): a direct `depends_on` beats one via a group."""
+    """Sorted, one edge per (source, target, param): a `when` beats a `depends_on` on the
+    same operation (it orders them too), a direct `depends_on` one via a group."""
     unique: dict[tuple[str, str, str | None], Edge] = {}
-    for edge in sorted(edges, key=lambda e: (*e.sort_key(), e.via_group or "")):
+    for edge in sorted(edges, key=lambda e: (*e.sort_key(), e.reason != "when", e.via_group or "")):
         unique.setdefault((edge.source, edge.target, edge.param), edge)
     return tuple(unique.values())
 
@@ -183,12 +191,16 @@ def _edge_span(edge: Edge, by_name: dict[str, OperationSpec]) -> Span:
     consumer = by_name[edge.target]
     if edge.param is not None:
         return next((p.span for p in consumer.params if p.name == edge.param), consumer.span)
+    if edge.reason == "when":
+        return consumer.option_spans.of("when") or consumer.span
     spans = dict(consumer.option_spans.depends_on)
     return spans.get(edge.source) or consumer.option_spans.of("depends_on") or consumer.span
 
 
 def _describe(edge: Edge) -> str:
     via = f" via group `{edge.via_group}`" if edge.via_group else ""
+    if edge.reason == "when":
+        return f"`{edge.target}` runs when `{edge.source}` says so (when)"
     if edge.param is None:
         return f"`{edge.target}` depends_on `{edge.source}`{via}"
     return f"`{edge.target}` takes `{edge.param}` from `{edge.source}` ({edge.reason} rule{via})"
@@ -219,6 +231,6 @@ def _cycles(operations: Sequence[OperationSpec], edges: Sequence[Edge]) -> list[
         diagnostics.append(Diagnostic(
             "OC306", f"dependency cycle: {path}; " + "; ".join(_describe(e) for e in cycle_edges),
             _edge_span(cycle_edges[0], by_name),
-            "break the cycle: rename a parameter, bind it with `inputs=`, or drop a `depends_on`",
+            "break the cycle: rename a parameter, bind it with `inputs=`, or drop a `depends_on` or `when`",
             related))
     return diagnostics

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 
 from compiler.lock.lockfile import LockDeployment, LockEdge, LockFile, LockFlow, LockOperation
 
-POLICY_FIELDS = ("retries", "retry_delay_seconds", "timeout_seconds", "tags", "cache", "persist_result", "executor", "description")
-SIGNATURE_FIELDS = ("is_async", "returns", "returns_type", "params")
+POLICY_FIELDS = ("retries", "retry_delay_seconds", "timeout_seconds", "tags", "cache", "cache_version",
+                 "cache_expiration_seconds", "persist_result", "executor", "description")
+SIGNATURE_FIELDS = ("is_async", "when", "map", "returns", "returns_type", "params")
 LOCATION_FIELDS = ("module", "function", "file", "line", "column")
 DEPLOYMENT_FIELDS = tuple(field for field in LockDeployment.model_fields if field != "name")
 

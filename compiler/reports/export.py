@@ -33,7 +33,10 @@ def graph_json(graph: Graph) -> str:
         "schema": GRAPH_SCHEMA,
         "operations": [
             {"name": op.name, "module": op.module, "function": op.function, "file": op.span.path,
-             "line": op.span.line, "is_async": op.is_async}
+             "line": op.span.line, "is_async": op.is_async,
+             # present only when set, so graphs without conditions or fan-out read as before
+             **({"when": op.options.when} if op.options.when else {}),
+             **({"map": list(op.options.map)} if op.options.map else {})}
             for op in sorted(graph.operations, key=lambda o: o.name)
         ],
         "edges": [
@@ -60,6 +63,7 @@ EDGE_STYLES = {
     "name": ("-->", "", ""),
     "type": ("-->", "stroke:#1f6feb", 'color="#1f6feb"'),
     "depends_on": ("-.->", "stroke:#6e7781,stroke-dasharray:4", 'style=dashed, color="#6e7781"'),
+    "when": ("-.->", "stroke:#bf8700,stroke-width:2px,stroke-dasharray:2", 'style=dotted, color="#bf8700", penwidth=2'),
 }
 
 
@@ -79,8 +83,26 @@ def dot_id(text: str) -> str:
     return f'"{escaped}"'
 
 
-def _edge_label(edge: Edge) -> str:
+def _edge_label(edge: Edge, negated: frozenset[str]) -> str:
+    """The parameter a data edge feeds, `when` (`when not`) for a condition, else `after`."""
+    if edge.reason == "when":
+        return "when not" if edge.target in negated else "when"
     return edge.param if edge.param is not None else "after"
+
+
+def _node_label(graph: Graph) -> Callable[[str], str]:
+    """An operation's label: its last name segment, with `map: PARAMS` when mapped."""
+    mapped = {op.name: op.options.map for op in graph.operations if op.options.map}
+
+    def label(name: str) -> str:
+        short = name.rpartition(".")[2]
+        return f"{short} (map: {', '.join(mapped[name])})" if name in mapped else short
+
+    return label
+
+
+def _negated(graph: Graph) -> frozenset[str]:
+    return frozenset(op.name for op in graph.operations if op.options.condition and op.options.condition[1])
 
 
 def _children(graph: Graph) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
@@ -125,13 +147,18 @@ def graph_mermaid(graph: Graph) -> str:
     labelled with the parameter, each edge reason drawn differently (see EDGE_STYLES)."""
     node = {name: f"op{index}" for index, name in enumerate(sorted(op.name for op in graph.operations))}
     group_id = {group: f"grp{index}" for index, group in enumerate(graph.groups)}
+    label, negated = _node_label(graph), _negated(graph)
+    mapped = {op.name for op in graph.operations if op.options.map}
+
+    def shape(name: str) -> str:  # a mapped operation is a stack of runs: the subroutine shape
+        return f"{node[name]}[[{mermaid_label(label(name))}]]" if name in mapped else f"{node[name]}[{mermaid_label(label(name))}]"
+
     lines = ["flowchart LR", *_nested(
-        graph, lambda name: f"{node[name]}[{mermaid_label(name.rpartition('.')[2])}]",
-        lambda group: [f"subgraph {group_id[group]}[{mermaid_label(group)}]"], "end")]
+        graph, shape, lambda group: [f"subgraph {group_id[group]}[{mermaid_label(group)}]"], "end")]
     edges = _drawn_edges(graph)
     for edge in edges:
         arrow = EDGE_STYLES[edge.reason][0]
-        lines.append(f"    {node[edge.source]} {arrow}|{mermaid_label(_edge_label(edge))}| {node[edge.target]}")
+        lines.append(f"    {node[edge.source]} {arrow}|{mermaid_label(_edge_label(edge, negated))}| {node[edge.target]}")
     for reason, (_, style, _) in EDGE_STYLES.items():
         indices = [str(i) for i, e in enumerate(edges) if e.reason == reason]
         if style and indices:
@@ -143,9 +170,12 @@ def graph_dot(graph: Graph) -> str:
     """A Graphviz digraph: groups as nested clusters, operations as nodes, data edges
     labelled with the parameter, each edge reason drawn differently (see EDGE_STYLES)."""
     cluster = {group: f"cluster_{index}" for index, group in enumerate(graph.groups)}
+    label, negated = _node_label(graph), _negated(graph)
+    mapped = {op.name for op in graph.operations if op.options.map}
 
     def node(name: str) -> str:
-        return f"{dot_id(name)} [label={dot_id(name.rpartition('.')[2])}, tooltip={dot_id(name)}];"
+        stack = ", peripheries=2" if name in mapped else ""  # a mapped operation: a stack of runs
+        return f"{dot_id(name)} [label={dot_id(label(name))}, tooltip={dot_id(name)}{stack}];"
 
     def opening(group: str) -> list[str]:
         return [f"subgraph {cluster[group]} {{", f"    label={dot_id(group)};"]
@@ -153,7 +183,7 @@ def graph_dot(graph: Graph) -> str:
     lines = ["digraph orchc {", "    rankdir=LR;", '    node [shape=box, style=rounded, fontname="Helvetica"];',
              '    edge [fontname="Helvetica", fontsize=10];', *_nested(graph, node, opening, "}")]
     for edge in _drawn_edges(graph):
-        attributes = ", ".join(filter(None, (f"label={dot_id(_edge_label(edge))}",
+        attributes = ", ".join(filter(None, (f"label={dot_id(_edge_label(edge, negated))}",
                                              f"tooltip={dot_id(edge.reason)}", EDGE_STYLES[edge.reason][2])))
         lines.append(f"    {dot_id(edge.source)} -> {dot_id(edge.target)} [{attributes}];")
     return "\n".join([*lines, "}"]) + "\n"

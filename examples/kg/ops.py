@@ -1,10 +1,11 @@
 """The kg operations: validate → open the backend → load documents → create the schema →
-ingest three subgraphs in parallel → export HTML → statistics.
+ingest three subgraphs in parallel (one mapped operation) → export HTML → statistics.
 
 How orchc binds them (see README.md for the whole graph):
 - by *name*: `backend`, `schema` and `config` are operations of group `kg`; in
   `kg.stats`, `ingest` is the subgroup `kg.ingest` standing for its single sink
-  (`kg.ingest.summary`), whose own `people`/`projects`/`links` are its sibling operations;
+  (`kg.ingest.summary`), whose `subgraph` is its sibling `kg.ingest.subgraph`, mapped
+  over the names `kg.ingest.subgraphs` lists (`inputs=`), so its result is a list;
 - by *type*: `settings: KgConfig`, `docs: DocumentSet`, `page: HtmlExport`;
 - `depends_on`: the HTML export reads the database, so it waits for the whole
   `kg.ingest` group although it takes no data from it;
@@ -95,10 +96,9 @@ def create_schema(backend: Backend, docs: DocumentSet) -> Schema:
     return Schema(node_labels=["Person", "Project"], edge_types=edge_types)
 
 
-# -- pass 2: one operation per subgraph, all three run at once ---------------------------
+# -- pass 2: one task run per subgraph, all three at once (`map`) ------------------------
 
 
-@operation(name="kg.ingest.people", retries=3, retry_delay_seconds=1, tags=["db"])
 def ingest_people(backend: Backend, schema: Schema, docs: DocumentSet) -> SubgraphResult:
     """Upsert every person (a person named in several documents is one node)."""
     rows, stats, warnings = {}, [], []
@@ -114,7 +114,6 @@ def ingest_people(backend: Backend, schema: Schema, docs: DocumentSet) -> Subgra
     return SubgraphResult(subgraph="people", nodes=len(rows), edges=0, documents=stats, warnings=warnings)
 
 
-@operation(name="kg.ingest.projects", retries=3, retry_delay_seconds=1, tags=["db"])
 def ingest_projects(backend: Backend, schema: Schema, docs: DocumentSet) -> SubgraphResult:
     """Upsert one node per project document."""
     rows, stats, warnings = [], [], []
@@ -129,7 +128,6 @@ def ingest_projects(backend: Backend, schema: Schema, docs: DocumentSet) -> Subg
     return SubgraphResult(subgraph="projects", nodes=len(rows), edges=0, documents=stats, warnings=warnings)
 
 
-@operation(name="kg.ingest.links", retries=3, retry_delay_seconds=1, tags=["db"])
 def ingest_links(backend: Backend, schema: Schema, docs: DocumentSet) -> SubgraphResult:
     """Insert the relationships. Endpoints are checked against the documents, not the
     database, so this runs alongside the node ingestion; a dangling link is skipped."""
@@ -155,10 +153,29 @@ def ingest_links(backend: Backend, schema: Schema, docs: DocumentSet) -> Subgrap
     return SubgraphResult(subgraph="links", nodes=0, edges=len(rows), documents=stats, warnings=warnings)
 
 
+#: how each subgraph is ingested
+INGESTERS = {"people": ingest_people, "projects": ingest_projects, "links": ingest_links}
+
+
+@operation(name="kg.ingest.subgraphs")
+def subgraphs(schema: Schema) -> list[str]:
+    """The subgraphs to ingest once the schema exists: one task run each."""
+    return list(INGESTERS)
+
+
+@operation(name="kg.ingest.subgraph", map="name", inputs={"name": "kg.ingest.subgraphs"},
+           retries=3, retry_delay_seconds=1, tags=["db"])
+def ingest_subgraph(name: str, backend: Backend, schema: Schema, docs: DocumentSet) -> SubgraphResult:
+    """Ingest one subgraph. Mapped over the subgraphs' names, so all of them run at once,
+    each its own task run (`kg.ingest.subgraph[0]`...) with its own retries; links need
+    only the documents, not the nodes, so they need not wait for them."""
+    return INGESTERS[name](backend, schema, docs)
+
+
 @operation(name="kg.ingest.summary")
-def summarize(people: SubgraphResult, projects: SubgraphResult, links: SubgraphResult) -> IngestSummary:
-    """The sink of `kg.ingest`: the three subgraph results together."""
-    return IngestSummary(subgraphs=[people, projects, links])
+def summarize(subgraph: list[SubgraphResult]) -> IngestSummary:
+    """The sink of `kg.ingest`: the subgraph results together, in the order ingested."""
+    return IngestSummary(subgraphs=subgraph)
 
 
 # -- after ingestion --------------------------------------------------------------------

@@ -1,0 +1,9 @@
+from runtime import operation
+
+
+@operation(name="c.a")
+def a(b: int) -> bool: ...
+
+
+@operation(name="c.b", when="c.a")
+def b() -> int: ...
