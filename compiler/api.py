@@ -124,7 +124,7 @@ def _analyse_now(root: Path, config: Config, config_diagnostics: tuple[Diagnosti
         return found
 
     outcome = analyse_files(config, sources.reads, sources.paths, prior=(*config_diagnostics, *sources.diagnostics),
-                            extract_all=extract_all, memo=cache.memo)
+                            extract_all=extract_all, memo=cache.memo, specs=sources.specs)
     cache.prune("extract", cache.used_extractions)
     analysis = Analysis(root, config, outcome.diagnostics, outcome.graph, outcome.lock, outcome.lock_text,
                         outcome.modules)
@@ -356,3 +356,28 @@ def _module_findings(analysis: Analysis, on_disk: LockFile) -> list[Diagnostic]:
         findings.append(Diagnostic("OC406", f"generated module `{extra}` is no longer produced by any flow",
                                    Span(extra), "run `orchc build` to remove it"))
     return findings
+
+
+def validate_spec(text: str, path: str | None = None, project: str | os.PathLike | None = None) -> tuple[Diagnostic, ...]:
+    """Validate a candidate pipeline spec against the project as it is now, in memory:
+    every diagnostic the project would have with it (none that is an error: it would
+    compile). Writes nothing, not even the cache. `path` (project-relative) names the
+    candidate: it replaces the spec of that path, if the project has one; None stands
+    for standard input (`<stdin>`, JSON when it starts with `{`). For an agent that writes
+    pipelines in a loop: `orchc validate FILE|-` is this on the command line.
+    """
+    from compiler.project import find_and_read
+    from compiler.specs.steps import STDIN
+
+    root = find_root(project)
+    config, problems = load_config(root)
+    if has_errors(problems):
+        return tuple(problems)
+    sources = find_and_read(root, config)
+    name = STDIN if path is None else Path(path).as_posix()
+    specs = [spec for spec in sources.specs if isinstance(spec, Diagnostic) or spec[0] != name]
+    # discovery's own findings, but a `pipelines` glob matching nothing yet is no problem here
+    found = [d for d in sources.diagnostics if not d.message.startswith("`pipelines` entry")]
+    outcome = analyse_files(config, sources.reads, sources.paths, prior=(*problems, *found),
+                            specs=[*specs, (name, text)])
+    return outcome.diagnostics

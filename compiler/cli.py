@@ -52,6 +52,12 @@ def _parser() -> argparse.ArgumentParser:
     graph.add_argument("flow", nargs="?", help="only this flow (a group or a flat operation)")
     graph.add_argument("--format", choices=("json", "mermaid", "dot"), default="json")
     graph.add_argument("--project", help=_PATH_HELP)
+    validate = commands.add_parser("validate", parents=[common],
+                                   help="check a candidate pipeline spec against the project as it is now, writing nothing")
+    validate.add_argument("spec", metavar="FILE|-", help="the spec (YAML or JSON); `-` reads it from standard input")
+    validate.add_argument("--format", choices=("text", "json"), default=None,
+                          help="text, or JSON as `orchc check --output-format json` prints it")
+    validate.add_argument("--project", help=_PATH_HELP)
     explain = commands.add_parser("explain", parents=[common],
                                   help="say where an operation is, why each input is bound, and what runs around it")
     explain.add_argument("operation", help="the operation's full dotted name")
@@ -167,6 +173,28 @@ def _check(args: argparse.Namespace) -> int:
     return _report(args, diagnostics, success, root=analysis.root, changes=changes, diffs=diffs)
 
 
+def _validate(args: argparse.Namespace) -> int:
+    """`orchc validate FILE|-`: exit 0 when the project would compile with the spec."""
+    from compiler.api import validate_spec
+    from compiler.project import find_root
+
+    if args.format is not None:
+        args.output_format = args.format
+    root = find_root(args.project)
+    if args.spec == "-":
+        text, path = sys.stdin.read(), None
+    else:
+        given = Path(args.spec)
+        try:
+            text = given.read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError) as error:
+            raise UsageError(f"cannot read `{args.spec}`: {error}", "give the path of a YAML or JSON spec, or `-`") from None
+        resolved = given.resolve()
+        path = resolved.relative_to(root).as_posix() if resolved.is_relative_to(root) else args.spec
+    diagnostics = validate_spec(text, path, root)
+    return _report(args, diagnostics, f"the spec compiles with the project ({path or '<stdin>'})", root=root)
+
+
 # -- graph and explain ------------------------------------------------------------------
 
 
@@ -264,4 +292,4 @@ def _affected(args: argparse.Namespace) -> int:
 
 
 _COMMANDS = {"build": _build, "check": _check, "graph": _graph, "explain": _explain, "diff": _diff,
-             "affected": _affected}
+             "affected": _affected, "validate": _validate}

@@ -69,6 +69,11 @@ class Config:
     result_cache: str = ".orchc_cache/results"
     #: the declared deployments, sorted by name
     deployments: tuple[DeploymentDecl, ...] = ()
+    #: globs (project-relative) of pipeline spec files, YAML or JSON (`compiler.specs`)
+    pipelines: tuple[str, ...] = ()
+    #: `[tool.orchc.defaults]`: (option, value) for every operation that does not set it,
+    #: sorted by option (`compiler.options.DEFAULTABLE`)
+    defaults: tuple[tuple[str, Any], ...] = ()
     #: where the table was read from, for diagnostics
     pyproject: str = "pyproject.toml"
     #: 1-based line of `[tool.orchc]` in pyproject.toml (1 when absent)
@@ -132,6 +137,8 @@ _KEYS = {
     "task_runner": (_choice(TASK_RUNNERS), "one of " + ", ".join(f"`{r}`" for r in TASK_RUNNERS)),
     "result_cache": (_relative_path, "a project-relative folder such as `.orchc_cache/results`"),
     "deployments": (_deployments, "a table of deployments, one `[tool.orchc.deployments.NAME]` table each"),
+    "pipelines": (_relative_paths, "a string or a list of globs of pipeline spec files (YAML or JSON) inside the project"),
+    "defaults": (_deployments, "a table of `@operation` options, `[tool.orchc.defaults]`"),
 }
 
 
@@ -188,7 +195,31 @@ def parse_config(text: str | None, path: str = "pyproject.toml") -> tuple[Config
             values[key] = value
     if "deployments" in values:
         values["deployments"] = _deployment_decls(values["deployments"], text, path, dict(key_lines)["deployments"])
+    if "defaults" in values:
+        values["defaults"], found = _defaults(values["defaults"], text, path, dict(key_lines)["defaults"])
+        diagnostics += found
     return Config(pyproject=path, table_line=line, key_lines=key_lines, **values), tuple(diagnostics)
+
+
+def _defaults(table: dict[str, Any], text: str, path: str, line: int) -> tuple[tuple[tuple[str, Any], ...], list[Diagnostic]]:
+    """`[tool.orchc.defaults]`: each option checked as `@operation` checks it."""
+    from compiler.options import CONVERTERS, DEFAULTABLE, INVALID, REQUIREMENTS
+
+    positions = toml_key_lines(text)
+    values, diagnostics = [], []
+    for key in sorted(table):
+        span = Span(path, positions.get(("tool", "orchc", "defaults", key), line), 1)
+        if key not in DEFAULTABLE:
+            hint = did_you_mean(key, DEFAULTABLE) or "the options with defaults: " + ", ".join(f"`{k}`" for k in DEFAULTABLE)
+            diagnostics.append(Diagnostic("OC102", f"unknown key `{key}` in `[tool.orchc.defaults]`", span, hint))
+            continue
+        value = CONVERTERS[key](table[key])
+        if value is INVALID:
+            diagnostics.append(Diagnostic("OC103", f"`[tool.orchc.defaults]` key `{key}` must be {REQUIREMENTS[key]}, "
+                                          f"got {table[key]!r}", span, f"set `{key}` to {REQUIREMENTS[key]}"))
+        else:
+            values.append((key, value))
+    return tuple(values), diagnostics
 
 
 def _deployment_decls(tables: dict[str, Any], text: str, path: str, line: int) -> tuple[DeploymentDecl, ...]:

@@ -77,12 +77,14 @@ def _extract_each(files: Sequence[SourceFile | Diagnostic]) -> tuple[list[Operat
 
 def analyse_files(config: Config, files: Sequence[SourceFile | Diagnostic], paths: Sequence[SourcePath], *,
                   prior: Iterable[Diagnostic] = (), extract_all: ExtractAll = _extract_each,
-                  memo: Memo | None = None) -> Outcome:
+                  memo: Memo | None = None, specs: Sequence[tuple[str, str] | Diagnostic] = ()) -> Outcome:
     """The passes over files already read (a Diagnostic stands for one that could not
     be); `prior` are earlier findings (configuration, discovery) that count as errors too.
 
     1. Extract every file (`extract_all`: the caller's cached or parallel extraction), and
-       resolve annotations through packages' re-exports (`compiler.link.reexports`).
+       resolve annotations through packages' re-exports (`compiler.link.reexports`); give
+       every operation the project's `[tool.orchc.defaults]` it does not set; compile the
+       pipeline `specs` ((path, text) of each, `compiler.specs`) into their steps.
     2. Link the operations into a graph; report unimportable modules, files that are one
        module, and a project without operations.
     3. Without errors, build the lock and generate the modules from it (`memo`: the
@@ -94,11 +96,21 @@ def analyse_files(config: Config, files: Sequence[SourceFile | Diagnostic], path
 
     operations, extract_diagnostics = extract_all(files)
     operations = canonical(operations, reexports([f for f in files if not isinstance(f, Diagnostic)]))
+    spec_diagnostics: list[Diagnostic] = []
+    if config.defaults:
+        from compiler.options import with_options
+
+        operations = [with_options(op, config.defaults) for op in operations]
+    if specs:
+        from compiler.specs.steps import compile_pipelines
+
+        steps, spec_diagnostics = compile_pipelines(specs, operations, config.defaults)
+        operations = [*operations, *steps]
     packages = frozenset(source.module.split(".", 1)[0] for source in paths)
     graph, link_diagnostics = link(operations, config.all_opaque_types, packages)
     deployments, deployment_diagnostics = _deployments(config, graph, link_diagnostics)
     diagnostics = sorted_diagnostics([
-        *prior, *extract_diagnostics, *_unimportable(operations),
+        *prior, *extract_diagnostics, *spec_diagnostics, *_unimportable(operations),
         *module_collisions(tuple(paths), {op.span.path for op in operations}),
         *link_diagnostics, *_empty(operations, config), *deployment_diagnostics,
     ])

@@ -3,7 +3,7 @@
 Codes are grouped by the pass that reports them (the hundreds digit) and never change
 meaning once released: OC1xx configuration and discovery, OC2xx extraction (one file),
 OC3xx linking (the whole graph), OC4xx the lockfile and `orchc check`, OC5xx declared
-deployments, OC9xx orchc's own bugs.
+deployments, OC6xx pipeline spec files, OC9xx orchc's own bugs.
 """
 
 from __future__ import annotations
@@ -89,6 +89,15 @@ RULES: tuple[Rule, ...] = (
     Rule("OC505", "deployment-parameter-type", "error", "A deployment's parameter value does not fit the flow parameter's annotation."),
     Rule("OC506", "deployment-parameter-missing", "error", "A deployment leaves a required flow parameter unset."),
     Rule("OC507", "invalid-schedule", "error", "A deployment's schedule is invalid: not exactly one of cron, interval, rrule; a bad cron or rrule; an interval that is not a positive number of seconds; an unknown timezone."),
+    # -- pipeline spec files --
+    Rule("OC601", "invalid-spec", "error", "A pipeline spec is not valid YAML or JSON, is not safe to read (a tag, an alias), or is too large or too deep."),
+    Rule("OC602", "invalid-spec-shape", "error", "A pipeline spec has an unknown key or a value of the wrong type or form (its JSON Schema)."),
+    Rule("OC603", "unknown-step-implementation", "error", "A step's `use` is not an operation."),
+    Rule("OC604", "unknown-step-reference", "error", "A step's `inputs`, `depends_on` or `when` names no step of its pipeline, operation or group."),
+    Rule("OC605", "unknown-step-parameter", "error", "A step's `params`, `inputs` or `map` names a parameter its function does not have (or binds one twice)."),
+    Rule("OC606", "step-argument-type", "error", "A step's literal argument does not fit the parameter's annotation."),
+    Rule("OC607", "duplicate-step", "error", "Two steps of one pipeline have the same id."),
+    Rule("OC608", "pipeline-name-collision", "error", "A pipeline has the name of an operation or of another pipeline."),
     # -- orchc's own bugs --
     Rule("OC901", "internal-error", "error", "orchc failed: this is a bug in orchc, please report it.", 2),
 )

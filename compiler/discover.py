@@ -120,6 +120,27 @@ def find_sources(root: Path, config: Config) -> tuple[tuple[SourcePath, ...], tu
     return tuple(sorted(chosen.values(), key=lambda s: s.path)), tuple(diagnostics)
 
 
+#: what a pipeline spec file is named
+SPEC_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+def find_specs(root: Path, config: Config) -> tuple[tuple[str, ...], tuple[Diagnostic, ...]]:
+    """The pipeline spec files `[tool.orchc] pipelines` matches, sorted, each once."""
+    chosen: set[str] = set()
+    diagnostics = []
+    for entry in config.pipelines:
+        found = [PurePosixPath(match).as_posix() for match in glob.glob(entry, root_dir=root, recursive=True)]
+        found = [path for path in found if path.endswith(SPEC_SUFFIXES) and (root / path).is_file()
+                 and not _matches(path, config.exclude)]
+        if not found:
+            diagnostics.append(Diagnostic(
+                "OC104", f"`pipelines` entry `{entry}` matches no spec file (`.yaml`, `.yml` or `.json`)",
+                config.key_span("pipelines"), "list globs of pipeline files relative to the project root, e.g. "
+                "`pipelines/*.yaml`"))
+        chosen.update(found)
+    return tuple(sorted(chosen)), tuple(diagnostics)
+
+
 def module_collisions(paths: tuple[SourcePath, ...], with_operations: set[str]) -> list[Diagnostic]:
     """OC111 for files that Python imports as one module (`ops/a.py` and
     `ops/a/__init__.py`, or names equal in NFKC form), when one of them holds operations:

@@ -98,6 +98,9 @@ class Options:
     when: str | None = None
     #: the parameters mapped over, as written (zipped when several)
     map: tuple[str, ...] = ()
+    #: literal arguments (a pipeline step's `params`): (parameter, its value's canonical
+    #: repr), sorted; such a parameter is neither bound nor a flow parameter
+    arguments: tuple[tuple[str, str], ...] = ()
 
     @property
     def condition(self) -> tuple[str, bool] | None:
@@ -147,6 +150,14 @@ class OperationSpec:
     #: `sha256:<hex>` of the function's source (decorators included, leading comments
     #: excluded, newlines normalised to `\n`)
     source_hash: str
+    #: for a pipeline step (`compiler.specs`): the operation whose function it uses; its
+    #: spans (but `span`, the function's) are in the spec file
+    uses: str | None = None
+
+    @property
+    def declared(self) -> Span:
+        """Where the operation is declared: its `def`, or a pipeline step's `id` in its spec."""
+        return self.name_span if self.uses is not None else self.span
 
     @property
     def group(self) -> str:

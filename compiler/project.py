@@ -14,7 +14,7 @@ from compiler.cache import Cache
 from compiler.cache import digest as cache_digest
 from compiler.config import Config, parse_config
 from compiler.diagnostics import Diagnostic, UsageError, has_errors
-from compiler.discover import SourcePath, find_sources
+from compiler.discover import SourcePath, find_sources, find_specs
 from compiler.model import OperationSpec, SourceFile, Span
 from compiler.output_paths import output_path_problems
 from compiler.pools import process_pool
@@ -91,6 +91,8 @@ class Sources(NamedTuple):
     keys: list[str | None]
     #: the project-level cache key; None when discovery failed or a file can't be read
     key: str | None
+    #: each pipeline spec file's (path, text), or why it can't be read, in path order
+    specs: tuple[tuple[str, str] | Diagnostic, ...] = ()
 
     @property
     def packages(self) -> list[str]:
@@ -104,8 +106,27 @@ def find_and_read(root: Path, config: Config) -> Sources:
     reads = [_read_source(root, source) for source in paths]
     keys = [None if isinstance(read, Diagnostic) else cache_digest("extract", read.path, read.module, read.text)
             for read in reads]
-    project = None if diagnostics or None in keys else cache_digest("project", repr(config), *keys)
-    return Sources(paths, diagnostics, reads, keys, project)
+    spec_paths, spec_diagnostics = find_specs(root, config)
+    specs = tuple(read_spec_file(root, path) for path in spec_paths)
+    spec_keys = [repr(spec) for spec in specs if not isinstance(spec, Diagnostic)]
+    unreadable = len(spec_keys) < len(specs)
+    diagnostics += spec_diagnostics
+    project = None if diagnostics or None in keys or unreadable else cache_digest("project", repr(config), *keys, *spec_keys)
+    return Sources(paths, diagnostics, reads, keys, project, specs)
+
+
+def read_spec_file(root: Path, path: str) -> tuple[str, str] | Diagnostic:
+    """A pipeline spec's (path, text), or why it can't be read."""
+    from compiler.specs.tree import MAX_BYTES
+
+    try:
+        data = read_regular(root / path, MAX_BYTES + 1)
+        return path, data.decode("utf-8-sig")
+    except OSError as error:
+        return Diagnostic("OC112", f"cannot read `{path}`: {error.strerror or error}", Span(path),
+                          "make it a readable file, or change `[tool.orchc] pipelines`")
+    except UnicodeDecodeError as error:
+        return Diagnostic("OC106", f"cannot read `{path}` as UTF-8: {error}", Span(path), "save the file as UTF-8")
 
 
 def extract_all(reads: list[SourceFile | Diagnostic], keys: list[str | None],

@@ -66,6 +66,8 @@ class Patched(NamedTuple):
 def patched(root: Path, config: Config, sources: Sources, cache: Cache) -> Patched | None:
     """The latest clean analysis's outputs, patched for what changed in the sources since;
     None when that takes more than a patch (the caller analyses from scratch)."""
+    if config.pipelines or config.defaults:
+        return None  # steps share their functions' source hashes, defaults fill options: link again
     state = latest(cache, config) if sources.key is not None else None
     if state is None or sources.packages != state.packages:
         return None

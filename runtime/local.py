@@ -134,6 +134,8 @@ class _Step(NamedTuple):
     mapped: tuple[str, ...] = ()
     #: the parameters whose annotation admits None (fed None by a skipped operation)
     optional: frozenset[str] = frozenset()
+    #: a pipeline step's literal arguments (`params`)
+    constants: tuple[tuple[str, Any], ...] = ()
 
 
 #: a simple sync call this short may run on the loop's thread next time (`_Run._start_all`):
@@ -200,7 +202,8 @@ def _positional_only(function: Callable) -> tuple[str, ...]:
 
 
 def _step(op: LockOperation, function: Callable, upstream: tuple[str, ...],
-          data: tuple[tuple[str, str], ...], flow_params: tuple[str, ...]) -> _Step:
+          data: tuple[tuple[str, str], ...], flow_params: tuple[str, ...],
+          constants: dict[str, Any] | None = None) -> _Step:
     is_async = inspect.iscoroutinefunction(function)
     positional_only = _positional_only(function)
     in_process = op.executor == "process" and not is_async
@@ -208,8 +211,9 @@ def _step(op: LockOperation, function: Callable, upstream: tuple[str, ...],
     return _Step(op, op.name, function, upstream, data, flow_params, positional_only, is_async, in_process,
                  direct=is_async and plain,
                  inline=not is_async and not in_process and plain and op.retries == 0 and not op.map,
-                 when=op.condition, mapped=tuple(op.map),
-                 optional=frozenset(p.name for p in op.params if p.admits_none))
+                 when=op.condition, mapped=tuple(op.map or ()),
+                 optional=frozenset(p.name for p in op.params if p.admits_none),
+                 constants=tuple((constants or {}).items()))
 
 
 def _flow_params_taken(consumers: dict[str, set[str]], op: LockOperation,
@@ -248,7 +252,7 @@ def plan(registry: Registry, flow: LockFlow) -> _Plan:
     for name in order:
         op, inputs = registry.operations[name], tuple(data.get(name, ()))
         steps.append(_step(op, registry.function(name), tuple(upstream.get(name, ())), inputs,
-                           _flow_params_taken(consumers, op, inputs)))
+                           _flow_params_taken(consumers, op, inputs), registry.arguments(name)))
     return _link(flow, steps)
 
 
@@ -562,6 +566,8 @@ class _Run:
     def _arguments(self, step: _Step) -> dict[str, Any]:
         results = self.results
         kwargs = {param: results[source] for param, source in step.data}
+        if step.constants:
+            kwargs.update(step.constants)
         if step.flow_params:
             params = self.params
             kwargs.update({name: params[name] for name in step.flow_params if name in params})

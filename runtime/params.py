@@ -53,7 +53,7 @@ def flow_param_types(registry: Registry, flow: LockFlow) -> dict[str, Any]:
             types[param.name] = Any
             continue
         tp = parameter_type(registry.function(consumer), param.name)
-        types[param.name] = list[tp] if param.name in registry.operations[consumer].map else tp
+        types[param.name] = list[tp] if param.name in (registry.operations[consumer].map or ()) else tp
     return types
 
 

@@ -208,9 +208,13 @@ def run_operations_in_place() -> None:
 
 
 def _function(op_name: str) -> Callable:
+    """The operation's function, with a pipeline step's literal arguments (`params`) bound."""
     from runtime.registry import current_registry
 
-    return current_registry().function(op_name)
+    registry = current_registry()
+    function = registry.function(op_name)
+    arguments = registry.arguments(op_name)
+    return functools.partial(function, **arguments) if arguments else function
 
 
 def _call_here(op_name: str, kwargs: dict[str, Any]) -> Any:

@@ -113,6 +113,7 @@ class Registry:
         self.config = config or {}
         self.lock_path = lock_path or root / DEFAULT_LOCK
         self._functions: dict[str, Callable] = {}
+        self._arguments: dict[str, dict[str, Any]] = {}
         #: loaded by a run that did not come through `python -m runtime` (a worker's or
         #: `serve`'s run of a deployment): its flows are checked when they start
         self.implicit = False
@@ -201,6 +202,16 @@ class Registry:
 
     def is_subset(self, flow_name: str) -> bool:
         return flow_name in self._subsets
+
+    def arguments(self, op_name: str) -> dict[str, Any]:
+        """A pipeline step's literal arguments (`params`), read once."""
+        found = self._arguments.get(op_name)
+        if found is None:
+            import ast
+
+            op = self.operations[op_name]
+            found = self._arguments[op_name] = {a.name: ast.literal_eval(a.value) for a in op.arguments or ()}
+        return found
 
     def members(self, flow: LockFlow) -> tuple[str, ...]:
         """What runs of `flow`, in topological order: the part `restrict` chose, exactly,

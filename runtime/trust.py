@@ -135,7 +135,7 @@ def _branch_problems(op: LockOperation, names: set[str], conditions: set[tuple[s
     if condition is not None and (condition[0] not in names or (condition[0], op.name) not in conditions):
         yield f"{where}: `when` names `{condition[0]}`, which is no operation it has a `when` edge from"
     params = {p.name for p in op.params}
-    for name in op.map:
+    for name in op.map or ():
         if name not in params:
             yield f"{where}: `map` names `{name}`, which is not one of its parameters"
 

@@ -108,6 +108,17 @@ def _task_runs(engine: str, flow: str, expected: set[str] = frozenset()) -> dict
     return runs
 
 
+def _status(project: Path, run_id: str) -> dict[str, dict]:
+    """`python -m runtime status RUN_ID --json`'s rows, by operation."""
+    from prefect.settings import PREFECT_API_URL
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "PREFECT_API_URL": PREFECT_API_URL.value()}
+    shown = subprocess.run([sys.executable, "-m", "runtime", "status", run_id, "--json", "--project", str(project)],
+                           capture_output=True, text=True, timeout=120, env=env)
+    assert shown.returncode == 0, shown.stderr
+    return {row["operation"]: row for row in json.loads(shown.stdout)["operations"]}
+
+
 def test_all_up_skips_the_restart_and_verify_runs_with_none(project, engine):
     result, rows = _run(project, engine, "h")
     assert result.returncode == 0, result.stderr[-3000:]
@@ -124,6 +135,10 @@ def test_all_up_skips_the_restart_and_verify_runs_with_none(project, engine):
         assert {"h.check[0]", "h.check[1]", "h.check[2]"} <= set(runs)
         assert runs["h.restart"]["state"]["name"] == "Skipped"
         assert "condition `h.any_down` is false" in runs["h.restart"]["state"]["message"]
+        # `status` shows the skip with its reason, and each element of the mapped operation
+        status = _status(project, runs["h.restart"]["flow_run_id"])
+        assert status["h.restart"]["state"] == "Skipped" and "condition `h.any_down` is false" in status["h.restart"]["reason"]
+        assert {"h.check[0]", "h.check[1]", "h.check[2]"} <= status.keys() and "h.check" not in status
 
 
 def test_one_host_down_runs_the_restart(project, engine):
@@ -184,6 +199,8 @@ def test_downstream_of_a_failure_ends_skipped_not_pending(project, engine):
     if runs:
         assert runs["f.after"]["state"]["name"] == runs["f.later"]["state"]["name"] == "Skipped"
         assert "upstream `f.boom` did not complete" in runs["f.after"]["state"]["message"]
+        status = _status(project, runs["f.after"]["flow_run_id"])
+        assert [status[name]["state"] for name in ("f.boom", "f.after", "f.later")] == ["Failed", "Skipped", "Skipped"]
 
 
 # -- what the compiler proves and records ----------------------------------------------------

@@ -270,7 +270,8 @@ class _ModuleWriter:
         body = [f"executor={string_literal(op.executor, piece)}"] if op.executor == "process" else []
         if op.timeout_seconds is not None and not op.is_async:  # Prefect cannot stop a sync task
             body.append(f"timeout={code_literal(_number(op.timeout_seconds), piece)}")
-        params = [_identifier(p.name) for p in op.params]
+        fixed = {argument.name for argument in op.arguments or ()}  # the runtime passes a step's literals
+        params = [_identifier(p.name) for p in op.params if p.name not in fixed]
         prefix = "async def" if op.is_async else "def"
         piece.call("", f"@{self._runtime('task')}(", options, ")")
         piece.call("", f"@{self._runtime('task_body')}(", [string_literal(name, piece), *body], ")")

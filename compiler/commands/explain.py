@@ -42,7 +42,7 @@ def find_operation(graph: Graph, name: str) -> OperationSpec:
 def explanation(graph: Graph, name: str) -> dict[str, Any]:
     """The facts `explain` prints, as plain data (the json output)."""
     op = find_operation(graph, name)
-    spans = {o.name: o.span for o in graph.operations}
+    spans = {o.name: o.declared for o in graph.operations}
     incoming = {e.param: e for e in graph.edges if e.target == name and e.param is not None}
     flow_params = {p.name: p for flow in graph.flows for p in flow.params if name in p.consumers}
     inputs = []
@@ -67,10 +67,11 @@ def explanation(graph: Graph, name: str) -> dict[str, Any]:
     condition = op.options.condition
     return {
         "operation": op.name,
-        "location": _where(op.span),
+        "location": _where(op.declared),
         "module": op.module,
         "function": op.function,
         "is_async": op.is_async,
+        "uses": op.uses,
         "returns": op.returns.text if op.returns else None,
         "options": {k: list(v) if isinstance(v, tuple) else v for k, v in options.items()},
         "inputs": inputs,
@@ -99,7 +100,8 @@ def render_explanation(facts: dict[str, Any]) -> str:
     kind = "async function" if facts["is_async"] else "function"
     returns = f" -> {facts['returns']}" if facts["returns"] else ""
     lines = [f"operation {facts['operation']}",
-             f"  defined at {facts['location']}: {kind} {facts['module']}.{facts['function']}{returns}",
+             f"  defined at {facts['location']}: {kind} {facts['module']}.{facts['function']}{returns}"
+             + (f" (a pipeline step using `{facts['uses']}`)" if facts.get("uses") else ""),
              "options:"]
     lines += [f"  {key} = {value!r}" for key, value in facts["options"].items()]
     lines.append("inputs:" if facts["inputs"] else "inputs: none")

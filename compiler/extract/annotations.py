@@ -32,6 +32,7 @@ from collections.abc import Iterator, Mapping, Sequence
 import libcst as cst
 
 from compiler.model import SourceFile
+from compiler.options import normalise_newlines
 
 #: local name -> qualified name, e.g. {"Job": "pkg.models.Job", "m": "a.b"}
 Bindings = dict[str, str]
@@ -56,10 +57,6 @@ _RENDERER = cst.Module(body=())
 def code(node: cst.CSTNode) -> str:
     """A node's source text, newlines normalised to `\\n`."""
     return normalise_newlines(_RENDERER.code_for_node(node))
-
-
-def normalise_newlines(text: str) -> str:
-    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 # -- bindings -----------------------------------------------------------------------

@@ -56,6 +56,7 @@ from compiler.model import (
 )
 from compiler.lock.hashes import source_hash
 from compiler.naming import name_problem, python_name
+from compiler.options import CONVERTERS, INVALID, KEYWORDS, REQUIREMENTS
 from compiler.extract.outline import Outline, outline
 from compiler.extract.positions import Rendered, line_breaks
 
@@ -67,28 +68,10 @@ _OPERATION_NAMES = frozenset({OPERATION, f"{OPERATION}.{_ATTRIBUTE}"})
 # `from runtime import *` binds the marker (it is in `runtime.__all__`).
 _STAR = {_PACKAGE: (_ATTRIBUTE,)}
 
-#: every argument `@operation(...)` takes, in its signature's order
-KEYWORDS = (
-    "name",
-    "depends_on",
-    "inputs",
-    "when",
-    "map",
-    "retries",
-    "retry_delay_seconds",
-    "timeout_seconds",
-    "tags",
-    "cache",
-    "cache_version",
-    "cache_expiration_seconds",
-    "persist_result",
-    "executor",
-    "description",
-)
 _LITERAL_HINT = "write the value literally; orchc reads decorator arguments without running code"
 _NAME_HINT = "use dot-separated Python identifiers that are not keywords, e.g. `scraping.stepstone.fetch`"
 _DECORATOR_HINT = "use the decorator form `@operation(...)` on a module-level function"
-_INVALID = object()
+_INVALID = INVALID
 
 
 def extract(source: SourceFile) -> tuple[tuple[OperationSpec, ...], tuple[Diagnostic, ...]]:
@@ -551,13 +534,13 @@ class _OperationReader:
         """The arguments converted to `Options` fields; reports OC205 for bad values."""
         values: dict[str, object] = {}
         for key, (value, node) in given.items():
-            converted = _CONVERTERS[key](value)
+            converted = CONVERTERS[key](value)
             if converted is _INVALID:
                 self.report(
                     "OC205",
-                    f"`{key}` must be {_REQUIREMENTS[key]}, got `{_short(canonical_repr(value))}`",
+                    f"`{key}` must be {REQUIREMENTS[key]}, got `{_short(canonical_repr(value))}`",
                     self.where.span(node),
-                    f"write `{key}` as {_REQUIREMENTS[key]}",
+                    f"write `{key}` as {REQUIREMENTS[key]}",
                 )
             else:
                 values[key] = converted
@@ -704,91 +687,3 @@ def _docstring(funcdef: cst.FunctionDef) -> str | None:
 # -- option values -------------------------------------------------------------------
 
 
-def _is_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _is_strings(value: object) -> bool:
-    return isinstance(value, (list, tuple, set)) and all(isinstance(item, str) for item in value)
-
-
-def _delays(value: object) -> object:
-    if _is_number(value) and value >= 0:  # type: ignore[operator]
-        return value
-    if isinstance(value, (list, tuple)) and all(_is_number(item) and item >= 0 for item in value):
-        return tuple(value)
-    return _INVALID
-
-
-def _depends_on(value: object) -> object:
-    if isinstance(value, str):
-        return (value,)
-    return tuple(sorted(set(value))) if _is_strings(value) and not isinstance(value, set) else _INVALID
-
-
-def _inputs(value: object) -> object:
-    if value is None:
-        return ()
-    if isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
-        return tuple(sorted(value.items()))
-    return _INVALID
-
-
-def _when(value: object) -> object:
-    """`"OP"` or `"not OP"`, with the spaces normalised."""
-    if not isinstance(value, str):
-        return _INVALID
-    words = value.split()
-    if len(words) == 1 and words[0] != "not":
-        return words[0]
-    if len(words) == 2 and words[0] == "not":
-        return f"not {words[1]}"
-    return _INVALID
-
-
-def _map(value: object) -> object:
-    if isinstance(value, str):
-        return (value,)
-    if isinstance(value, (list, tuple)) and value and _is_strings(value) and len(set(value)) == len(value):
-        return tuple(value)
-    return _INVALID
-
-
-def _either(check: Callable[[object], bool], convert: Callable[[object], object] = lambda v: v) -> Callable:
-    return lambda value: convert(value) if check(value) else _INVALID
-
-
-_CONVERTERS: dict[str, Callable[[object], object]] = {
-    "name": _either(lambda v: isinstance(v, str)),
-    "depends_on": _depends_on,
-    "inputs": _inputs,
-    "when": _when,
-    "map": _map,
-    "retries": _either(lambda v: type(v) is int and v >= 0),
-    "retry_delay_seconds": _delays,
-    "timeout_seconds": _either(lambda v: v is None or (_is_number(v) and v > 0)),
-    "tags": _either(_is_strings, lambda v: tuple(sorted(set(v)))),
-    "cache": _either(lambda v: isinstance(v, bool)),
-    "cache_version": _either(lambda v: v is None or isinstance(v, str) or type(v) is int),
-    "cache_expiration_seconds": _either(lambda v: v is None or (_is_number(v) and v > 0)),
-    "persist_result": _either(lambda v: v is None or isinstance(v, bool)),
-    "executor": _either(lambda v: isinstance(v, str) and v in ("thread", "process")),
-    "description": _either(lambda v: v is None or isinstance(v, str), lambda v: v and normalise_newlines(v)),
-}
-_REQUIREMENTS = {
-    "name": "a string",
-    "depends_on": "an operation or group name, or a list of them",
-    "inputs": 'a dict of strings, `{"parameter": "operation"}`',
-    "when": '`"OPERATION"` or `"not OPERATION"`',
-    "map": "a parameter name, or a list of distinct parameter names",
-    "retries": "a whole number ≥ 0",
-    "retry_delay_seconds": "a number ≥ 0 or a list of numbers ≥ 0",
-    "timeout_seconds": "a number > 0 or `None`",
-    "tags": "a list of strings",
-    "cache": "`True` or `False`",
-    "cache_version": "a string, a whole number or `None`",
-    "cache_expiration_seconds": "a number > 0 or `None`",
-    "persist_result": "`True`, `False` or `None`",
-    "executor": '`"thread"` or `"process"`',
-    "description": "a string",
-}

@@ -138,8 +138,9 @@ class Binder:
         pending: list[GroupBinding] = []
         diagnostics: list[Diagnostic] = []
         for op in self.operations.values():
+            fixed = {name for name, _ in op.options.arguments}  # a step's literal `params`
             for param in op.params:
-                if param.kind in BINDABLE_KINDS:
+                if param.kind in BINDABLE_KINDS and param.name not in fixed:
                     self._collect(self.bind_param(op, param), edges, pending, diagnostics)
             self._collect(self.bind_depends_on(op), edges, pending, diagnostics)
         return edges, pending, diagnostics
@@ -211,7 +212,7 @@ class Binder:
         where = f"scope `{scope}`" if scope else "the root scope"
         listed = " and ".join(t.describe() for t in ordered)
         related = tuple(
-            (self.operations[t.name].span, f"candidate `{t.name}`")
+            (self.operations[t.name].declared, f"candidate `{t.name}`")
             for t in ordered if t.kind == "operation"
         )
         rule = "by name" if reason == "name" else f"by type `{without_none(param.annotation.resolved)}`"

@@ -62,7 +62,7 @@ def bind_when(op: OperationSpec, operations: Mapping[str, OperationSpec], groups
             "OC315", f"the condition of `{op.name}`, `{target}`, returns `{returns.text}`, not `bool`: "
             f"its result is tested for truth", span,
             f"annotate `{target}` with `-> bool`, or condition on an operation that returns one",
-            ((operations[target].span, f"`{target}` is defined here"),)))
+            ((operations[target].declared, f"`{target}` is defined here"),)))
     return diagnostics
 
 
@@ -88,5 +88,5 @@ def check_mapped_inputs(operations: Mapping[str, OperationSpec], edges: Sequence
             f"but `{edge.source}` returns `{returns.text}`, not a list of it", param.span,
             f"annotate `{edge.source}` with `-> list[{param.annotation.text[len('list['):-1]}]`, "
             f"or bind `{edge.param}` to another operation with `inputs=`",
-            ((operations[edge.source].span, f"`{edge.source}` is defined here"),)))
+            ((operations[edge.source].declared, f"`{edge.source}` is defined here"),)))
     return diagnostics

@@ -74,6 +74,7 @@ def _sinks(members: set[str], consumers: dict[str, set[str]]) -> tuple[str, ...]
 def _unbound_params(operations: Sequence[OperationSpec], edges: Sequence[Edge]) -> dict[str, list[ParamSpec]]:
     """Each operation's parameters that no edge feeds (what a flow must take), in order."""
     bound = {(e.target, e.param) for e in edges if e.param is not None}
+    bound.update((op.name, name) for op in operations for name, _ in op.options.arguments)
     return {
         op.name: [p for p in op.params if p.kind in BINDABLE_KINDS and (op.name, p.name) not in bound]
         for op in operations

@@ -96,7 +96,7 @@ def _name_collisions(operations: Iterable[OperationSpec], groups: set[str]) -> l
 def _shadowed_functions(operations: Iterable[OperationSpec]) -> list[Diagnostic]:
     """Operations sharing (module, function): importing the module keeps only the last def."""
     by_function: dict[tuple[str, str], list[OperationSpec]] = defaultdict(list)
-    for op in sorted(operations, key=lambda o: (o.span.path, o.span.line)):
+    for op in sorted((o for o in operations if o.uses is None), key=lambda o: (o.span.path, o.span.line)):
         by_function[(op.module, op.function)].append(op)
     return [
         Diagnostic(

@@ -55,6 +55,14 @@ class LockParam(_Model):
         return self.type is None or self.type in ("None", "typing.Any", "object") or self.type.endswith(" | None")
 
 
+class LockArgument(_Model):
+    """A literal argument of a pipeline step (`params`)."""
+
+    name: str
+    #: repr() of the literal (read back with `ast.literal_eval`)
+    value: str
+
+
 class LockOperation(_Model):
     name: str
     module: str
@@ -81,8 +89,13 @@ class LockOperation(_Model):
     #: `OP` or `not OP`: the operation runs only when OP's result is truthy (falsy)
     when: str | None = None
     #: the parameters it runs once per element of, zipped; their `type`s, and `returns`,
-    #: are lists of the function's annotations
-    map: list[str] = Field(default_factory=list)
+    #: are lists of the function's annotations (None, left out of the text: not mapped)
+    map: list[str] | None = None
+    #: a pipeline step's: the operation whose function it uses (its module, function,
+    #: file and source hash are that function's)
+    uses: str | None = None
+    #: a pipeline step's literal arguments: neither bound nor flow parameters
+    arguments: list[LockArgument] | None = None
     params: list[LockParam] = Field(default_factory=list)
 
     @property
@@ -222,7 +235,7 @@ class LockFile(_Model):
         """How many task runs of `flow` may run at once: one per member, plus
         ELEMENT_WORKERS when a member is mapped (its elements run at once too)."""
         members = self.members(flow)
-        mapped = any(self.operation(name).map for name in members)
+        mapped = any(self.operation(name).map for name in members)  # None or a non-empty list
         return len(members) + (ELEMENT_WORKERS if mapped else 0)
 
     def _indexes(self) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
@@ -307,7 +320,8 @@ def _lock_operation(op: OperationSpec, params: dict[tuple, LockParam]) -> LockOp
         timeout_seconds=options.timeout_seconds, tags=sorted(options.tags), cache=options.cache,
         cache_version=options.cache_version, cache_expiration_seconds=options.cache_expiration_seconds,
         persist_result=options.persist_result, executor="loop" if op.is_async else options.executor,
-        when=options.when, map=list(options.map),
+        when=options.when, map=list(options.map) or None, uses=op.uses,
+        arguments=[LockArgument(name=name, value=value) for name, value in options.arguments] or None,
         params=[_lock_param(p, params) for p in op.params],
     )
 

@@ -1,0 +1,279 @@
+"""Spec steps into operations: each step of pipeline `P` becomes the operation `P.ID`,
+implemented by its `use` operation's function (its module, function, parameters and
+source hash), with its own options and wiring.
+
+Options a step leaves out come from the pipeline's `defaults`, then from the options the
+used operation sets itself, then from `[tool.orchc.defaults]`. `inputs`, `depends_on`
+and `when` name a step id of the same pipeline, or any operation or group; `params` are
+literal arguments, checked against the function's annotations. What is left binds by the
+usual rules in the pipeline's scope, so steps and code operations depend on each other
+freely. Every mistake is a diagnostic at its place in the spec (OC602-OC608).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+from compiler import naming
+from compiler.diagnostics import Diagnostic, did_you_mean
+from compiler.link.bind import split_union
+from compiler.model import BINDABLE_KINDS, OperationSpec, Options, OptionSpans, Span
+from compiler.options import CONVERTERS, DEFAULTABLE, INVALID, REQUIREMENTS
+from compiler.specs.schema import check_shape
+from compiler.specs.tree import Item, read_spec
+
+#: the path a candidate spec read from standard input is reported at
+STDIN = "<stdin>"
+#: the step keys that are `@operation` options (the rest: id, use, params)
+_STEP_OPTIONS = ("description", "depends_on", "inputs", "when", "map", *DEFAULTABLE)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Pipeline:
+    path: str
+    spec: Item
+    name: str
+    #: step id -> its Item, in order (duplicates left out)
+    steps: dict[str, Item]
+
+
+def compile_pipelines(texts: Sequence[tuple[str, str] | Diagnostic], operations: Sequence[OperationSpec],
+                      defaults: tuple[tuple[str, Any], ...]) -> tuple[list[OperationSpec], list[Diagnostic]]:
+    """The operations of the spec files `texts` ((path, text), or why one can't be read),
+    read and shape-checked first: a spec with a syntax or shape error adds no step. A
+    path `<stdin>` (a candidate on standard input) is JSON when its text starts with `{`."""
+    specs, diagnostics = [], []
+    for entry in texts:
+        if isinstance(entry, Diagnostic):
+            diagnostics.append(entry)
+            continue
+        path, text = entry
+        tree, found = read_spec(path, text, text.lstrip().startswith("{") if path == STDIN else None)
+        found += check_shape(tree) if tree is not None else []
+        diagnostics += found
+        if tree is not None and not found:
+            specs.append((entry[0], tree))
+    steps, found = compile_steps(specs, operations, defaults)
+    return steps, diagnostics + found
+
+
+def compile_steps(specs: Sequence[tuple[str, Item]], operations: Sequence[OperationSpec],
+                  defaults: tuple[tuple[str, Any], ...]) -> tuple[list[OperationSpec], list[Diagnostic]]:
+    """The operations of the `specs` (path, shape-checked tree), given the code's
+    `operations` (with the project `defaults` applied) and the project `defaults`."""
+    code = {op.name: op for op in operations}
+    pipelines, diagnostics = _pipelines(specs, code)
+    names = {*code, *(f"{p.name}.{step}" for p in pipelines for step in p.steps)}
+    known = (*sorted(names), *naming.groups_of(sorted(names)))
+    steps = []
+    for pipeline in pipelines:
+        for step_id, step in pipeline.steps.items():
+            built, found = _step(pipeline, step_id, step, code, frozenset(known), defaults)
+            diagnostics += found
+            if built is not None:
+                steps.append(built)
+    return steps, diagnostics
+
+
+def _pipelines(specs: Sequence[tuple[str, Item]], code: dict[str, OperationSpec]) -> tuple[list[_Pipeline], list[Diagnostic]]:
+    """Each spec's pipeline, its name checked and its step ids unique."""
+    pipelines, diagnostics, seen = [], [], {}
+    for path, spec in specs:
+        name_item = spec.get("pipeline")
+        name = name_item.value
+        if name in code:
+            diagnostics.append(Diagnostic("OC608", f"pipeline `{name}` has the name of an operation", name_item.span,
+                                          "name the pipeline after a group, e.g. `" + name + "_pipeline`",
+                                          ((code[name].name_span, f"operation `{name}` is defined here"),)))
+            continue
+        if name in seen:
+            diagnostics.append(Diagnostic("OC608", f"pipeline `{name}` is defined twice", name_item.span,
+                                          "give each pipeline its own name", ((seen[name], "first defined here"),)))
+            continue
+        seen[name] = name_item.span
+        steps: dict[str, Item] = {}
+        for step in spec.get("steps").value:
+            step_id = step.get("id")
+            if step_id.value in steps:
+                diagnostics.append(Diagnostic("OC607", f"step id `{step_id.value}` is used twice in pipeline `{name}`",
+                                              step_id.span, "give each step its own id",
+                                              ((steps[step_id.value].get("id").span, "first used here"),)))
+                continue
+            steps[step_id.value] = step
+        pipelines.append(_Pipeline(path, spec, name, steps))
+    return pipelines, diagnostics
+
+
+def _step(pipeline: _Pipeline, step_id: str, step: Item, code: dict[str, OperationSpec], known: frozenset[str],
+          defaults: tuple[tuple[str, Any], ...]) -> tuple[OperationSpec | None, list[Diagnostic]]:
+    use = step.get("use")
+    used = code.get(use.value)
+    if used is None:
+        hint = did_you_mean(use.value, list(code)) or "name an `@operation` by its full dotted name"
+        return None, [Diagnostic("OC603", f"step `{step_id}` uses `{use.value}`, which is not an operation",
+                                 use.span, hint)]
+    diagnostics: list[Diagnostic] = []
+    values = _options(pipeline, step, used, defaults, diagnostics)
+    resolve = _Resolver(pipeline, step_id, known, diagnostics)
+    spans: list[tuple[str, Span]] = [(key, item.span) for key, item in step.value.items() if key in _STEP_OPTIONS]
+    params = {p.name: p for p in used.params if p.kind in BINDABLE_KINDS}
+    inputs = _inputs(step, params, resolve, diagnostics)
+    depends_on = [(name, item.span) for item in _strings(step.get("depends_on"))
+                  if (name := resolve(item.value, item.span, "`depends_on`")) is not None]
+    arguments = _arguments(step, params, inputs, diagnostics)
+    when = step.get("when")
+    if when is not None:
+        negated, _, target = when.value.rpartition(" ")
+        resolved = resolve(target, when.span, "`when`")
+        if resolved is not None:
+            values["when"] = f"{negated} {resolved}".strip()
+    for name_item in _strings(step.get("map")):
+        if name_item.value not in params:
+            diagnostics.append(_not_a_parameter("map", name_item, step_id, used))
+            values.pop("map", None)
+    values.update(depends_on=tuple(sorted({name for name, _ in depends_on})),
+                  inputs=tuple(sorted((param, target) for param, (target, _, _) in inputs.items())),
+                  arguments=arguments)
+    where = step.get("id").span
+    spec_params = tuple(dataclasses.replace(p, span=inputs[p.name][2] if p.name in inputs else where) for p in used.params)
+    return dataclasses.replace(
+        used, name=f"{pipeline.name}.{step_id}", decorator_span=step.span, name_span=where, params=spec_params,
+        options=Options(**values), uses=used.name,
+        option_spans=OptionSpans(keywords=tuple(spans), depends_on=tuple(depends_on),
+                                 inputs=tuple((param, key_span, value_span)
+                                              for param, (_, key_span, value_span) in sorted(inputs.items()))),
+    ), diagnostics
+
+
+def _options(pipeline: _Pipeline, step: Item, used: OperationSpec, defaults: tuple[tuple[str, Any], ...],
+             diagnostics: list[Diagnostic]) -> dict[str, Any]:
+    """The step's option values: its own, then the pipeline's defaults, then what the used
+    operation sets itself, then the project's defaults."""
+    own_keys = {key for key, _ in used.option_spans.keywords}
+    values = dict(defaults)
+    values.update((key, getattr(used.options, key)) for key in DEFAULTABLE if key in own_keys)
+    values["description"] = used.options.description or used.docstring
+    pipeline_defaults = pipeline.spec.get("defaults")
+    for source in (pipeline_defaults, step):
+        if source is None:
+            continue
+        for key, item in source.value.items():
+            if key in DEFAULTABLE or key == "description":
+                converted = CONVERTERS[key](item.plain())
+                if converted is INVALID:
+                    diagnostics.append(Diagnostic("OC602", f"`{key}` must be {REQUIREMENTS[key]}", item.span,
+                                                  f"write `{key}` as {REQUIREMENTS[key]}"))
+                else:
+                    values[key] = converted
+    if "map" in step.value:
+        converted = CONVERTERS["map"](step.get("map").plain())
+        if converted is not INVALID:
+            values["map"] = converted
+    if used.is_async:
+        values.pop("executor", None)  # async functions run on the event loop
+    return values
+
+
+class _Resolver:
+    """A step's reference: a step id of its pipeline, or an operation or group name."""
+
+    def __init__(self, pipeline: _Pipeline, step_id: str, known: frozenset[str], diagnostics: list[Diagnostic]) -> None:
+        self.pipeline, self.step_id, self.known, self.diagnostics = pipeline, step_id, known, diagnostics
+
+    def __call__(self, name: str, span: Span, what: str) -> str | None:
+        """The full name `name` stands for; None (after reporting OC604) when it is unknown."""
+        if name in self.pipeline.steps:
+            return f"{self.pipeline.name}.{name}"
+        if name not in self.known:
+            hint = did_you_mean(name, [*self.pipeline.steps, *self.known]) or (
+                "name a step id of this pipeline, or an operation or group by its full dotted name")
+            self.diagnostics.append(Diagnostic(
+                "OC604", f"{what} of step `{self.step_id}` names `{name}`, which is no step of pipeline "
+                f"`{self.pipeline.name}`, nor an operation or group", span, hint))
+            return None
+        return name
+
+
+def _strings(item: Item | None) -> list[Item]:
+    """A string or list of strings as Items."""
+    if item is None:
+        return []
+    return item.value if isinstance(item.value, list) else [item]
+
+
+def _inputs(step: Item, params: dict, resolve: _Resolver, diagnostics: list[Diagnostic]) -> dict[str, tuple[str, Span, Span]]:
+    """parameter -> (target, the key's span, the value's span)."""
+    item = step.get("inputs")
+    if item is None:
+        return {}
+    found = {}
+    for param, target in item.value.items():
+        if param not in params:
+            diagnostics.append(_not_a_parameter("inputs", Item(param, item.keys[param]), step.get("id").value, None, params))
+            continue
+        resolved = resolve(target.value, target.span, "`inputs`")
+        if resolved is not None:
+            found[param] = (resolved, item.keys[param], target.span)
+    return found
+
+
+def _arguments(step: Item, params: dict, inputs: dict, diagnostics: list[Diagnostic]) -> tuple[tuple[str, str], ...]:
+    """The `params`: each a parameter of the function not bound by `inputs`, its literal
+    fitting the parameter's annotation."""
+    from compiler.extract.reader import canonical_repr
+
+    item = step.get("params")
+    if item is None:
+        return ()
+    found = []
+    for param, value in item.value.items():
+        if param not in params:
+            diagnostics.append(_not_a_parameter("params", Item(param, item.keys[param]), step.get("id").value, None, params))
+        elif param in inputs:
+            diagnostics.append(Diagnostic("OC605", f"`{param}` is in both `inputs` and `params`", item.keys[param],
+                                          "bind it one way: to a step with `inputs`, or to a literal with `params`"))
+        elif not _fits(value.plain(), params[param].annotation):
+            annotation = params[param].annotation
+            diagnostics.append(Diagnostic(
+                "OC606", f"`params.{param}` is {value.plain()!r}, which does not fit `{annotation.text}`", value.span,
+                f"give `{param}` a literal of type `{annotation.text}`"))
+        else:
+            found.append((param, canonical_repr(value.plain())))
+    return tuple(sorted(found))
+
+
+def _not_a_parameter(key: str, item: Item, step_id: str, used: OperationSpec | None, params: dict | None = None) -> Diagnostic:
+    names = list(params) if params is not None else [p.name for p in used.params if p.kind in BINDABLE_KINDS]
+    hint = did_you_mean(str(item.value), names) or (
+        "its parameters are " + ", ".join(f"`{n}`" for n in names) if names else "its function takes no parameters")
+    return Diagnostic("OC605", f"`{key}` of step `{step_id}` names `{item.value}`, which is not a parameter of its function",
+                      item.span, hint)
+
+
+_CHECKED = {
+    "str": lambda v: isinstance(v, str),
+    "int": lambda v: type(v) is int,
+    "float": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+    "bool": lambda v: isinstance(v, bool),
+    "None": lambda v: v is None,
+    "list": lambda v: isinstance(v, list),
+    "tuple": lambda v: isinstance(v, list),
+    "set": lambda v: isinstance(v, list),
+    "frozenset": lambda v: isinstance(v, list),
+    "dict": lambda v: isinstance(v, dict),
+}
+
+
+def _fits(value: Any, annotation: Any) -> bool:
+    """Whether a literal fits an annotation, as far as orchc can tell from its text: the
+    builtins and their generics are checked at the top level, anything else passes."""
+    if annotation is None:
+        return True
+    for member in split_union(annotation.resolved):
+        base = member.split("[", 1)[0]
+        check = _CHECKED.get(base)
+        if check is None or check(value):
+            return True
+    return False

@@ -1,0 +1,225 @@
+"""Pipelines as data: spec files compile into the same lock, generated flows and engines
+as `@operation` code, with the option precedence the README states, and `orchc validate`
+proves a candidate spec against the project without writing anything."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from compiler.lock.lockfile import loads
+
+SOURCE = '''
+    from runtime import operation
+
+
+    class Page:
+        def __init__(self, text):
+            self.text = text
+
+
+    @operation(name="docs.fetch", retries=4, tags=["io"])
+    def fetch(source: str = "wiki") -> list[str]:
+        return [source + "-a", source + "-b", source + "-c"]
+
+
+    @operation(name="docs.take")
+    def take(items: list[str], limit: int = 10, prefix: str = "") -> list[str]:
+        return [prefix + item for item in items[:limit]]
+
+
+    @operation(name="docs.render")
+    def render(picked: list[str]) -> Page:
+        return Page(", ".join(picked))
+
+
+    @operation(name="report.publish", inputs={"page": "nightly.render"})
+    def publish(page: Page) -> str:
+        """A code operation taking a pipeline step's result."""
+        return "published: " + page.text
+'''
+
+PIPELINE = '''
+    pipeline: nightly
+    description: Fetch, take two, render.
+    defaults: {retries: 3}
+    steps:
+      - id: fetch
+        use: docs.fetch
+        params: {source: blog}
+      - id: take
+        use: docs.take
+        inputs: {items: fetch}
+        params: {limit: 2, prefix: "#"}
+        retries: 0
+      - id: render
+        use: docs.render
+        inputs: {picked: take}
+'''
+
+
+def _project(root: Path, pipeline: str = PIPELINE, defaults: str = "retries = 2\nretry_delay_seconds = 30\n",
+             source: str = SOURCE) -> Path:
+    stem = "".join(c if c.isalnum() else "_" for c in root.name)
+    package = root / "src" / f"specs_{stem}"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "ops.py").write_text(textwrap.dedent(source))
+    (root / "pipelines").mkdir()
+    (root / "pipelines" / "nightly.yaml").write_text(textwrap.dedent(pipeline))
+    (root / "pyproject.toml").write_text(
+        f'[tool.orchc]\nsources = ["src"]\nout = "gen_{stem}"\npipelines = ["pipelines/*.yaml"]\n\n'
+        f"[tool.orchc.defaults]\n{defaults}")
+    return root
+
+
+def _orchc(root: Path, *argv: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "compiler", *argv], cwd=root, capture_output=True, text=True,
+                          input=stdin, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> Path:
+    root = _project(tmp_path_factory.mktemp("specs"))
+    done = _orchc(root, "build")
+    assert done.returncode == 0, done.stdout + done.stderr
+    return root
+
+
+def test_steps_are_operations_of_the_lock_with_the_stated_precedence(built):
+    lock = loads((built / "flows.lock").read_text())
+    fetch, take, render = (lock.operation(f"nightly.{step}") for step in ("fetch", "take", "render"))
+    code = lock.operation("docs.fetch")
+    # the used operation's function: module, function, file and source hash
+    assert (fetch.module, fetch.function, fetch.file, fetch.source_hash, fetch.uses) == (
+        code.module, code.function, code.file, code.source_hash, "docs.fetch")
+    # the step's own, then the pipeline's defaults, then the used operation's, then the project's
+    assert (take.retries, fetch.retries, render.retries, code.retries, lock.operation("docs.take").retries) == (0, 3, 3, 4, 2)
+    assert (fetch.retry_delay_seconds, fetch.tags) == (30, ["io"])
+    # literal arguments: neither bound nor flow parameters
+    assert [(a.name, a.value) for a in take.arguments] == [("limit", "2"), ("prefix", "'#'")]
+    assert {(e.source, e.target, e.param, e.reason) for e in lock.edges if e.target.startswith("nightly.")} == {
+        ("nightly.fetch", "nightly.take", "items", "inputs"), ("nightly.take", "nightly.render", "picked", "inputs")}
+    assert lock.flow("nightly").params == []
+    # a code operation takes a step's result like any operation's
+    assert any(e.source == "nightly.render" and e.target == "report.publish" for e in lock.edges)
+
+
+def test_the_generated_task_of_a_step_leaves_its_literals_to_the_runtime(built):
+    module = next((built).glob("gen_*/nightly.py")).read_text()
+    assert '@runtime.task_body("nightly.take")\ndef nightly__take_task(items): ...' in module
+    assert 'name="nightly.fetch"' in module and "retries=3" in module
+
+
+def test_both_engines_run_a_spec_pipeline(built, engine):
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    if engine == "prefect":
+        from prefect.settings import PREFECT_API_URL
+
+        env["PREFECT_API_URL"] = PREFECT_API_URL.value()
+    done = subprocess.run([sys.executable, "-m", "runtime", "report", "--engine", engine, "--project", str(built)],
+                          capture_output=True, text=True, timeout=600, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads(done.stdout) == "published: #blog-a, #blog-b"
+    if engine == "prefect":
+        from tests.prefect_server import newest_task_runs
+
+        runs = newest_task_runs("report", {"nightly.fetch", "nightly.take", "nightly.render", "report.publish"})
+        assert {"nightly.fetch", "nightly.take", "nightly.render", "report.publish"} <= set(runs)
+
+
+def test_check_fails_when_a_spec_changes_until_rebuilt(tmp_path):
+    root = _project(tmp_path)
+    assert _orchc(root, "build").returncode == 0 and _orchc(root, "check").returncode == 0
+    spec = root / "pipelines" / "nightly.yaml"
+    spec.write_text(spec.read_text().replace("retries: 0", "retries: 1"))
+    stale = _orchc(root, "check")
+    assert stale.returncode == 1 and "update `nightly.take`: retries 0 -> 1" in stale.stdout
+    assert _orchc(root, "build").returncode == 0 and _orchc(root, "check").returncode == 0
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+def test_validate_proves_a_candidate_and_writes_nothing(tmp_path):
+    root = _project(tmp_path)
+    good = _orchc(root, "validate", "pipelines/nightly.yaml")
+    assert good.returncode == 0, good.stdout
+    assert not (root / ".orchc_cache").exists() and not (root / "flows.lock").exists()  # nothing written
+    candidate = root / "candidate.yaml"
+    candidate.write_text(textwrap.dedent(PIPELINE).replace("inputs: {picked: take}", "inputs: {picked: tkae}")
+                         .replace("pipeline: nightly", "pipeline: candidate"))
+    check_json = json.loads(_orchc(root, "check", "--output-format", "json").stdout)  # check writes its cache
+    before = _tree(root)
+    bad = _orchc(root, "validate", "candidate.yaml")
+    assert bad.returncode == 1
+    assert "candidate.yaml:16:22: OC604" in bad.stdout and "did you mean `take`?" in bad.stdout
+    as_json = _orchc(root, "validate", "candidate.yaml", "--format", "json")
+    document = json.loads(as_json.stdout)
+    assert as_json.returncode == 1 and set(document) == set(check_json)
+    assert [d["code"] for d in document["diagnostics"]] == ["OC604"]
+    assert _tree(root) == before  # nothing written: no lock, no generated module, no cache
+
+
+def test_validate_reads_a_json_spec_from_standard_input(tmp_path):
+    root = _project(tmp_path)
+    agent = {"pipeline": "agent", "steps": [
+        {"id": "fetch", "use": "docs.fetch"},
+        {"id": "take", "use": "docs.take", "inputs": {"items": "fetch"}, "params": {"limit": "two"}}]}
+    refused = _orchc(root, "validate", "-", stdin=json.dumps(agent, indent=1))
+    assert refused.returncode == 1 and "<stdin>:" in refused.stdout and "OC606" in refused.stdout
+    agent["steps"][1]["params"]["limit"] = 2
+    assert _orchc(root, "validate", "-", stdin=json.dumps(agent)).returncode == 0
+
+
+def test_validate_spec_in_memory_for_an_agent_loop(tmp_path):
+    from compiler.api import validate_spec
+    from compiler.diagnostics import has_errors
+
+    root = _project(tmp_path)
+    found = validate_spec("pipeline: agent\nsteps:\n  - id: one\n    use: docs.fetsh\n", project=root)
+    assert [(d.code, d.span.path, d.span.line, d.span.column) for d in found] == [("OC603", "<stdin>", 4, 10)]
+    assert "did you mean `docs.fetch`?" in found[0].hint
+    assert not has_errors(validate_spec("pipeline: agent\nsteps:\n  - id: one\n    use: docs.fetch\n", project=root))
+
+
+def test_the_project_defaults_fill_what_code_operations_leave_out(tmp_path):
+    root = _project(tmp_path, defaults='retries = 1\nexecutor = "process"\ntags = ["x"]\n')
+    assert _orchc(root, "build").returncode == 0
+    lock = loads((root / "flows.lock").read_text())
+    fetch, take = lock.operation("docs.fetch"), lock.operation("docs.take")
+    assert (fetch.retries, fetch.tags, take.retries, take.tags, take.executor) == (4, ["io"], 1, ["x"], "process")
+    bad = _project(tmp_path / "bad", defaults="retrys = 1\n")
+    refused = _orchc(bad, "build")
+    assert refused.returncode == 2 and "OC102" in refused.stdout and "did you mean `retries`?" in refused.stdout
+
+
+def test_a_step_that_makes_a_binding_ambiguous_is_shown_at_its_place_in_the_spec(tmp_path):
+    from compiler.api import analyse
+
+    root = _project(tmp_path, source=SOURCE.replace('inputs={"page": "nightly.render"}', ""))
+    found = [d for d in analyse(root).diagnostics if d.code == "OC304"]
+    assert len(found) == 1 and "`docs.render` and operation `nightly.render`" in found[0].message
+    assert ("pipelines/nightly.yaml", 14, 9) in {(span.path, span.line, span.column) for span, _ in found[0].related}
+
+
+def test_the_spec_schema_is_valid_and_the_examples_follow_it():
+    import jsonschema
+    import yaml
+
+    from compiler.specs.schema import SCHEMA_FILE
+
+    schema = json.loads(SCHEMA_FILE.read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    examples = Path(__file__).parent.parent / "examples" / "pipelines"
+    specs = sorted(examples.glob("*.yaml")) + sorted(examples.glob("*.json"))
+    assert len(specs) == 2
+    for spec in specs:
+        jsonschema.validate(yaml.safe_load(spec.read_text()), schema)
