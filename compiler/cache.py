@@ -86,7 +86,8 @@ def fingerprint() -> str:
     if _fingerprint is None:
         digest = hashlib.sha256(b"orchc-cache" + (machine_secret() or b""))
         folder = Path(__file__).parent
-        for path in sorted(folder.rglob("*.py")):  # every module of the compiler
+        # every module of the compiler, and its data (the pipeline spec schema)
+        for path in sorted([*folder.rglob("*.py"), *folder.rglob("*.json")]):
             digest.update(path.relative_to(folder).as_posix().encode() + b"\0" + path.read_bytes())
         from importlib.metadata import version  # not `import black`: a fast `check` skips it
 

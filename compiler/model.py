@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from compiler import naming
+from compiler.options import condition_of
 
 EdgeReason = Literal["inputs", "name", "type", "depends_on", "when"]
 #: the `ParamSpec.kind`s a flow can pass by name; the others (`*args`, `**kwargs`,
@@ -105,10 +106,7 @@ class Options:
     @property
     def condition(self) -> tuple[str, bool] | None:
         """(the condition's operation, whether it is negated), None without `when`."""
-        if self.when is None:
-            return None
-        negated = self.when.startswith("not ")
-        return (self.when[4:] if negated else self.when), negated
+        return condition_of(self.when)
 
 
 @dataclass(frozen=True, slots=True)

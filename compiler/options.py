@@ -35,6 +35,14 @@ DEFAULTABLE = ("retries", "retry_delay_seconds", "timeout_seconds", "tags", "cac
                "cache_expiration_seconds", "persist_result", "executor")
 
 
+def condition_of(when: str | None) -> tuple[str, bool] | None:
+    """A `when` (`OP` or `not OP`) as (OP, whether it is negated); None without one."""
+    if when is None:
+        return None
+    negated = when.startswith("not ")
+    return (when[4:] if negated else when), negated
+
+
 def normalise_newlines(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from compiler import naming
+from compiler.link.toposort import reachable
 from compiler.lock.lockfile import LockFile, LockFlow
 from runtime.errors import RuntimeUsageError
 
@@ -83,20 +84,10 @@ def _pick(selector: Selector, flow_name: str, upstream: dict[str, set[str]],
                                 f"`python -m runtime --list` shows the members of `{flow_name}`")
     found = set(picked)
     if selector.upstream:
-        found |= _reach(picked, upstream)
+        found |= reachable(picked, upstream)
     if selector.downstream:
-        found |= _reach(picked, downstream)
+        found |= reachable(picked, downstream)
     return found
-
-
-def _reach(start: set[str], step: dict[str, set[str]]) -> set[str]:
-    seen, todo = set(start), list(start)
-    while todo:
-        for name in step[todo.pop()]:
-            if name not in seen:
-                seen.add(name)
-                todo.append(name)
-    return seen
 
 
 def _refuse_missing_inputs(lock: LockFile, members: set[str], chosen: set[str]) -> None:

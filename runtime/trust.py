@@ -129,7 +129,8 @@ def _operation_problems(op: LockOperation, roots: list[str], modules: dict[str, 
 
 
 def _branch_problems(op: LockOperation, names: set[str], conditions: set[tuple[str, str]]) -> Iterator[str]:
-    """A condition is an operation with its `when` edge; a mapped name is a parameter."""
+    """A condition is an operation with its `when` edge; a mapped name is a parameter; a
+    step's literal argument is a parameter's, and a literal."""
     where = f"operation `{op.name}`"
     condition = op.condition
     if condition is not None and (condition[0] not in names or (condition[0], op.name) not in conditions):
@@ -138,6 +139,21 @@ def _branch_problems(op: LockOperation, names: set[str], conditions: set[tuple[s
     for name in op.map or ():
         if name not in params:
             yield f"{where}: `map` names `{name}`, which is not one of its parameters"
+    for argument in op.arguments or ():
+        if argument.name not in params:
+            yield f"{where}: argument `{argument.name}` is not one of its parameters"
+        elif not _literal(argument.value):
+            yield f"{where}: argument `{argument.name}` is not a literal: `{argument.value[:60]}`"
+
+
+def _literal(text: str) -> bool:
+    import ast
+
+    try:
+        ast.literal_eval(text)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return False
+    return True
 
 
 def _flow_problems(flow: LockFlow, operations: set[str], members: set[str]) -> Iterator[str]:

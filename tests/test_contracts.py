@@ -116,4 +116,4 @@ def test_the_runtime_computes_the_lock_s_source_hashes_without_libcst() -> None:
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["[]", "False", "25"]
+    assert done.stdout.split() == ["[]", "False", "33"]

@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _example_texts() -> dict[str, str]:
     return {path.relative_to(ROOT).as_posix(): path.read_text(encoding="utf-8")
-            for path in sorted((ROOT / "examples").rglob("*.py"))}
+            for path in sorted([*(ROOT / "examples").rglob("*.py"), *(ROOT / "examples" / "pipelines").glob("*.*")])}
 
 
 CONFIG = parse_config((ROOT / "pyproject.toml").read_text(encoding="utf-8"))[0]

@@ -24,6 +24,8 @@ def test_snapshots_cover_every_example() -> None:
         "orchestration/__init__.py",
         "orchestration/kg.py",
         "orchestration/ops.py",
+        "orchestration/ops_nightly.py",
         "orchestration/scraping.py",
         "orchestration/tickets.py",
+        "orchestration/triage.py",
     ]

@@ -223,3 +223,31 @@ def test_the_spec_schema_is_valid_and_the_examples_follow_it():
     assert len(specs) == 2
     for spec in specs:
         jsonschema.validate(yaml.safe_load(spec.read_text()), schema)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("pipeline: p\nsteps: " + "[" * 40 + "]" * 40 + "\n", "nests deeper than 16 levels"),
+    ("pipeline: p\ndescription: " + "x" * 300_000 + "\nsteps: []\n", "larger than 256 KiB"),
+    ("pipeline: p\nsteps:\n  - &a {id: one, use: docs.fetch}\n  - *a\n", "uses an alias (`*a`)"),
+    ("pipeline: !!python/name:os.system p\nsteps: []\n", "uses the tag `tag:yaml.org,2002:python/name:os.system`"),
+    ("pipeline: p\n---\npipeline: q\n", "holds several documents"),
+])
+def test_unsafe_or_oversized_specs_are_refused_before_anything_is_built(tmp_path, text, message):
+    from compiler.api import validate_spec
+
+    found = validate_spec(text, "candidate.yaml", project=_project(tmp_path))
+    assert [d.code for d in found] == ["OC601"] and message in found[0].message
+
+
+def test_a_hand_edited_step_argument_is_refused_before_anything_is_imported(built, tmp_path):
+    import shutil
+
+    root = tmp_path / "copy"
+    shutil.copytree(built, root)
+    lock = root / "flows.lock"
+    lock.write_text(lock.read_text().replace('value = "2"', 'value = "__import__(\'os\').getcwd()"', 1))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    done = subprocess.run([sys.executable, "-m", "runtime", "nightly", "--engine", "local", "--project", str(root)],
+                          capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 1 and "argument `limit` is not a literal" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from compiler import naming
 from compiler.diagnostics import Diagnostic
+from compiler.link.toposort import reachable
 from compiler.model import BINDABLE_KINDS, Edge, Flow, FlowParam, OperationSpec, ParamSpec
 
 
@@ -43,25 +44,13 @@ def build_flows(
         core = under.get(head, [])
         if head in by_name:  # a flat operation (or one named like a group: OC309)
             core = sorted([head, *core])
-        members = _with_upstream(core, upstream)
+        members = reachable(core, upstream)
         params, found = _flow_params(head, sorted(members), by_name, unbound_params, reported)
         diagnostics += found
         own = sorted((name for name in core if name == head or naming.parent(name) == head), key=position.__getitem__)
         flows.append(Flow(head, tuple(sorted(members, key=position.__getitem__)), params,
                           _sinks(members, consumers), tuple(own)))
     return tuple(flows), diagnostics
-
-
-def _with_upstream(core: list[str], upstream: dict[str, set[str]]) -> set[str]:
-    """`core` and every operation upstream of it."""
-    members = set(core)
-    todo = list(core)
-    while todo:
-        for source in upstream.get(todo.pop(), ()):
-            if source not in members:
-                members.add(source)
-                todo.append(source)
-    return members
 
 
 def _sinks(members: set[str], consumers: dict[str, set[str]]) -> tuple[str, ...]:

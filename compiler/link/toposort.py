@@ -1,5 +1,6 @@
 """A mirror of networkx's `lexicographical_topological_sort` (ties broken by name) that
-also says when there is no order: a heap over the names whose upstream are all placed.
+also says when there is no order: a heap over the names whose upstream are all placed;
+and `reachable`, what a walk along the edges reaches.
 networkx is loaded only when a cycle must be described; a test compares the two on
 random graphs, and `ORCHC_VERIFY_MIRRORS=1` on every link (`compiler.mirrors`).
 """
@@ -7,7 +8,7 @@ random graphs, and `ORCHC_VERIFY_MIRRORS=1` on every link (`compiler.mirrors`).
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from compiler.mirrors import verify
 
@@ -34,6 +35,18 @@ def lexicographic_order(nodes: Sequence[str], edges: Iterable[tuple[str, str]]) 
                 heapq.heappush(ready, target)
     result = order if len(order) == len(downstream) else None
     return verify("the topological sort", result, lambda: _networkx(nodes, edges))
+
+
+def reachable(start: Iterable[str], step: Mapping[str, Iterable[str]]) -> set[str]:
+    """`start` and every name reached from it through `step` (name -> its neighbours)."""
+    found = set(start)
+    todo = list(found)
+    while todo:
+        for name in step.get(todo.pop(), ()):
+            if name not in found:
+                found.add(name)
+                todo.append(name)
+    return found
 
 
 def _networkx(nodes: Sequence[str], edges: list[tuple[str, str]]) -> list[str] | None:

@@ -18,7 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from compiler import naming
 from compiler.diagnostics import Diagnostic
 from compiler.model import Deployment, Edge, EdgeReason, Flow, FlowParam, Graph, OperationSpec, ParamSpec, Span, TypeRef
-from compiler.link.toposort import lexicographic_order
+from compiler.link.toposort import lexicographic_order, reachable
+from compiler.options import condition_of
 from compiler.toml_read import TomlError, load_toml
 from compiler.lock.toml_writer import model_toml
 
@@ -101,10 +102,7 @@ class LockOperation(_Model):
     @property
     def condition(self) -> tuple[str, bool] | None:
         """(the condition's operation, whether it is negated), None without `when`."""
-        if self.when is None:
-            return None
-        negated = self.when.startswith("not ")
-        return (self.when[4:] if negated else self.when), negated
+        return condition_of(self.when)
 
 
 class LockEdge(_Model):
@@ -218,13 +216,7 @@ class LockFile(_Model):
         ties broken by name (the order `orchc build` placed them in). Derived, not listed:
         nested groups would otherwise repeat their members and closures flow after flow."""
         under, upstream = self._indexes()
-        members = {*flow.operations, *under.get(flow.name, ())}
-        todo = list(members)
-        while todo:
-            for source in upstream.get(todo.pop(), ()):
-                if source not in members:
-                    members.add(source)
-                    todo.append(source)
+        members = reachable({*flow.operations, *under.get(flow.name, ())}, upstream)
         edges = [(s, t) for t in members for s in upstream.get(t, ()) if s in members]
         order = lexicographic_order(sorted(members), edges)
         if order is None:  # a hand-edited lock: `trust.check_lock` refuses it before a run
