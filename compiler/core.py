@@ -104,6 +104,7 @@ def analyse_files(config: Config, files: Sequence[SourceFile | Diagnostic], path
     operations, extract_diagnostics = extract_all(files)
     operations = canonical(operations, reexports([f for f in files if not isinstance(f, Diagnostic)]))
     spec_diagnostics: list[Diagnostic] = []
+    descriptions: dict[str, str] = {}
     if config.defaults:
         from compiler.options import with_options
 
@@ -111,7 +112,7 @@ def analyse_files(config: Config, files: Sequence[SourceFile | Diagnostic], path
     if specs:
         from compiler.specs.steps import compile_pipelines
 
-        steps, spec_diagnostics = compile_pipelines(specs, operations, config.defaults)
+        steps, descriptions, spec_diagnostics = compile_pipelines(specs, operations, config.defaults)
         operations = [*operations, *steps]
     packages = frozenset(source.module.split(".", 1)[0] for source in paths)
     graph, link_diagnostics = link(operations, config.all_opaque_types, packages)
@@ -123,7 +124,7 @@ def analyse_files(config: Config, files: Sequence[SourceFile | Diagnostic], path
     ])
     if has_errors(diagnostics):
         return Outcome(diagnostics, graph)
-    lock, modules = lock_and_modules(graph, config, memo, deployments)
+    lock, modules = lock_and_modules(graph, config, memo, deployments, descriptions)
     return Outcome(diagnostics, graph, lock, dumps(lock), modules)
 
 
@@ -163,16 +164,17 @@ def generated_package(config: Config) -> str:
     return ".".join(out.parts)
 
 
-def lock_and_modules(graph: Graph, config: Config, memo: Memo | None = None,
-                     deployments: tuple[Deployment, ...] = ()) -> tuple[LockFile, tuple[GeneratedModule, ...]]:
-    """Build the lock, generate modules from it, then record their hashes in the lock."""
+def lock_and_modules(graph: Graph, config: Config, memo: Memo | None = None, deployments: tuple[Deployment, ...] = (),
+                     descriptions: dict[str, str] | None = None) -> tuple[LockFile, tuple[GeneratedModule, ...]]:
+    """Build the lock, generate modules from it, then record their hashes in the lock;
+    `descriptions` are flows' (pipelines'), by flow."""
     from compiler.codegen.modules import generate
     from compiler.lock.lockfile import LockGenerated, LockProject, build_lock
 
     project = LockProject(out=config.out, package=generated_package(config), source_roots=list(source_roots(config)),
                           task_runner=None if config.task_runner == "thread" else config.task_runner)
     entries = naming.flow_entries([flow.name for flow in graph.flows])
-    lock = build_lock(graph, project, entries, deployments)
+    lock = build_lock(graph, project, entries, deployments, descriptions or {})
     modules = generate(lock, memo)
     hashes = [LockGenerated(path=m.path, sha256=sha256(m.text)) for m in sorted(modules, key=lambda m: m.path)]
     return lock.model_copy(update={"generated": hashes}), modules

@@ -65,6 +65,7 @@ TASKS = {
 
 @prefect.flow(
     name="ops_nightly",
+    description="Nightly health check of the web and database hosts, restarting what is down, then verifying.",
     task_runner=runtime.task_runner("thread", max_workers=37),
     validate_parameters=False,
 )

@@ -53,6 +53,7 @@ TASKS = {
 
 @prefect.flow(
     name="triage",
+    description="Triage the support mailbox (fetch, classify, route) without storing anything.",
     task_runner=runtime.task_runner("thread", max_workers=3),
     validate_parameters=False,
 )

@@ -115,6 +115,7 @@ def test_the_generated_task_of_a_step_leaves_its_literals_to_the_runtime(built):
     module = next((built).glob("gen_*/nightly.py")).read_text()
     assert '@runtime.task_body("nightly.take")\ndef nightly__take_task(items): ...' in module
     assert 'name="nightly.fetch"' in module and "retries=3" in module
+    assert '    name="nightly",\n    description="Fetch, take two, render.",\n' in module  # the pipeline's
 
 
 def test_both_engines_run_a_spec_pipeline(built, engine):
@@ -138,9 +139,10 @@ def test_check_fails_when_a_spec_changes_until_rebuilt(tmp_path):
     root = _project(tmp_path)
     assert _orchc(root, "build").returncode == 0 and _orchc(root, "check").returncode == 0
     spec = root / "pipelines" / "nightly.yaml"
-    spec.write_text(spec.read_text().replace("retries: 0", "retries: 1"))
+    spec.write_text(spec.read_text().replace("retries: 0", "retries: 1").replace("take two", "take a few"))
     stale = _orchc(root, "check")
     assert stale.returncode == 1 and "update `nightly.take`: retries 0 -> 1" in stale.stdout
+    assert "flow `nightly`: description 'Fetch, take two, render.' -> 'Fetch, take a few, render.'" in stale.stdout
     assert _orchc(root, "build").returncode == 0 and _orchc(root, "check").returncode == 0
 
 

@@ -328,6 +328,8 @@ class _ModuleWriter:
         # the runtime validates parameters against the operations' real annotations
         # (`runtime.params`); Prefect's validation costs ~3 ms per flow at import time
         options = [f"name={name}", f"task_runner={runner}", "validate_parameters=False"]
+        if flow.description:
+            options.insert(1, f"description={string_literal(flow.description, piece)}")
         piece.call("", f"@{self.alias['prefect']}.flow(", options, ")")
         signature = [self._flow_param(p, piece) for p in flow.params]
         function = _identifier(flow.function)

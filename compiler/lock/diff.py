@@ -104,6 +104,9 @@ def _flow_changes(old: LockFlow, new: LockFlow) -> list[Change]:
                                       f"{_short(getattr(a, field))} -> {_short(getattr(b, field))}"))
     if old.sinks != new.sinks:
         changes.append(Change("flow", new.name, f"flow `{new.name}`: result {_short(old.sinks)} -> {_short(new.sinks)}"))
+    if old.description != new.description:
+        changes.append(Change("flow", new.name, f"flow `{new.name}`: description {_short(old.description)} -> "
+                              f"{_short(new.description)}"))
     return changes
 
 

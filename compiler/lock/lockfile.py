@@ -128,6 +128,8 @@ class LockFlow(_Model):
     #: the generated module (relative to the generated package) and function
     module: str
     function: str
+    #: a pipeline's `description` (the Prefect flow's)
+    description: str | None = None
     #: the flow's own operations (directly in its group, not in a subgroup), in
     #: topological order; what runs, with its subgroups' and everything upstream, is
     #: `LockFile.members`
@@ -265,17 +267,18 @@ class LockFile(_Model):
 
 
 def build_lock(graph: Graph, project: LockProject, flow_entry: dict[str, tuple[str, str]],
-               deployments: tuple[Deployment, ...] = ()) -> LockFile:
+               deployments: tuple[Deployment, ...] = (), descriptions: dict[str, str] | None = None) -> LockFile:
     """The lock for a linked graph; `generated` is left empty for codegen to fill.
 
-    `flow_entry` maps each flow name to its generated (module, function).
+    `flow_entry` maps each flow name to its generated (module, function); `descriptions`
+    holds the pipelines' descriptions, by flow.
     """
     params: dict[tuple, LockParam] = {}
     return LockFile(
         project=project,
         operations=[_lock_operation(op, params) for op in graph.operations],
         edges=[_lock_edge(edge) for edge in graph.edges],
-        flows=[_lock_flow(flow, *flow_entry[flow.name]) for flow in graph.flows],
+        flows=[_lock_flow(flow, *flow_entry[flow.name], (descriptions or {}).get(flow.name)) for flow in graph.flows],
         deployments=[_lock_deployment(deployment) for deployment in deployments] or None,
     )
 
@@ -332,9 +335,9 @@ def _lock_flow_param(param: FlowParam) -> LockFlowParam:
     )
 
 
-def _lock_flow(flow: Flow, module: str, function: str) -> LockFlow:
+def _lock_flow(flow: Flow, module: str, function: str, description: str | None = None) -> LockFlow:
     return LockFlow(
-        name=flow.name, module=module, function=function, operations=list(flow.own),
+        name=flow.name, module=module, function=function, description=description, operations=list(flow.own),
         sinks=list(flow.sinks), params=[_lock_flow_param(p) for p in flow.params],
     )
 

@@ -40,10 +40,11 @@ class _Pipeline:
 
 
 def compile_pipelines(texts: Sequence[tuple[str, str] | Diagnostic], operations: Sequence[OperationSpec],
-                      defaults: tuple[tuple[str, Any], ...]) -> tuple[list[OperationSpec], list[Diagnostic]]:
+                      defaults: tuple[tuple[str, Any], ...]) -> tuple[list[OperationSpec], dict[str, str], list[Diagnostic]]:
     """The operations of the spec files `texts` ((path, text), or why one can't be read),
-    read and shape-checked first: a spec with a syntax or shape error adds no step. A
-    path `<stdin>` (a candidate on standard input) is JSON when its text starts with `{`."""
+    and each pipeline's `description` (its flow's), by pipeline. Each spec is read and
+    shape-checked first: one with a syntax or shape error adds no step. A path `<stdin>`
+    (a candidate on standard input) is JSON when its text starts with `{`."""
     specs, diagnostics = [], []
     for entry in texts:
         if isinstance(entry, Diagnostic):
@@ -56,7 +57,9 @@ def compile_pipelines(texts: Sequence[tuple[str, str] | Diagnostic], operations:
         if tree is not None and not found:
             specs.append((entry[0], tree))
     steps, found = compile_steps(specs, operations, defaults)
-    return steps, diagnostics + found
+    descriptions = {tree.get("pipeline").value: tree.get("description").value
+                    for _, tree in specs if tree.get("description") is not None}
+    return steps, descriptions, diagnostics + found
 
 
 def compile_steps(specs: Sequence[tuple[str, Item]], operations: Sequence[OperationSpec],
