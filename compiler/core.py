@@ -51,19 +51,18 @@ def analyse_sources(texts: Mapping[str, str], config: Config = Config()) -> Outc
     """Analyse source texts as `orchc build` would, writing nothing.
 
     `texts` maps project-relative POSIX paths to their text; each file's module is named
-    relative to the first `sources` root of `config` holding it, and a file matching a
-    `pipelines` glob (`fnmatch`) with a spec suffix is a pipeline spec (other files are
+    relative to the first `sources` root of `config` holding it, and a file a `pipelines`
+    glob finds, with a spec suffix and not excluded, is a pipeline spec (other files are
     ignored). `compiler.config.parse_config(pyproject_text)` reads a configuration.
     """
-    import fnmatch
-
-    from compiler.discover import SPEC_SUFFIXES
+    from compiler.discover import SPEC_SUFFIXES, glob_match, is_excluded
 
     paths = [SourcePath(path, module) for path in sorted(texts)
              if path.endswith(".py") and (module := module_for(path, config)) is not None]
     files = [SourceFile(source.path, source.module, texts[source.path]) for source in paths]
     specs = [(path, texts[path]) for path in sorted(texts) if path.endswith(SPEC_SUFFIXES)
-             and any(fnmatch.fnmatchcase(path, pattern) for pattern in config.pipelines)]
+             and any(glob_match(path, pattern) for pattern in config.pipelines)
+             and not is_excluded(path, config)]
     return analyse_files(config, files, paths, specs=specs)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import fnmatch
 import glob
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -124,6 +125,44 @@ def find_sources(root: Path, config: Config) -> tuple[tuple[SourcePath, ...], tu
 SPEC_SUFFIXES = (".yaml", ".yml", ".json")
 
 
+def glob_match(path: str, pattern: str) -> bool:
+    """Whether `glob.glob(pattern, recursive=True)` would find the project-relative file
+    `path` (for the pure core, which has texts but no files): `*`, `?` and `[...]` stay
+    inside a folder, a whole `**` part stands for any number of folders, and a name
+    starting with `.` matches only a part that does too. Tested against `glob.glob`."""
+    regex = "".join(_glob_part(part, last=index == len(pattern.split("/")) - 1)
+                    for index, part in enumerate(pattern.split("/")))
+    return re.fullmatch(regex, path) is not None
+
+
+def _glob_part(part: str, last: bool) -> str:
+    if part == "**":
+        return "(?:[^/.][^/]*(?:/|$))*" if last else "(?:[^/.][^/]*/)*"
+    text = "" if part.startswith(".") else "(?!\\.)"
+    index = 0
+    while index < len(part):
+        char = part[index]
+        if char == "*":
+            text += "[^/]*"
+        elif char == "?":
+            text += "[^/]"
+        elif char == "[" and part.find("]", index + 2) != -1:  # a class; `]` first is a member
+            end = part.find("]", index + 2)
+            inner = part[index + 1:end]
+            inner = inner.replace("\\", "\\\\").replace("[", "\\[")
+            text += "[" + ("^" + inner[1:] if inner.startswith("!") else inner) + "]"
+            index = end
+        else:
+            text += re.escape(char)
+        index += 1
+    return text + ("" if last else "/")
+
+
+def is_excluded(path: str, config: Config) -> bool:
+    """Whether `[tool.orchc] exclude` leaves the project-relative `path` out."""
+    return _matches(path, config.exclude)
+
+
 def find_specs(root: Path, config: Config) -> tuple[tuple[str, ...], tuple[Diagnostic, ...]]:
     """The pipeline spec files `[tool.orchc] pipelines` matches, sorted, each once."""
     chosen: set[str] = set()
@@ -131,7 +170,7 @@ def find_specs(root: Path, config: Config) -> tuple[tuple[str, ...], tuple[Diagn
     for entry in config.pipelines:
         found = [PurePosixPath(match).as_posix() for match in glob.glob(entry, root_dir=root, recursive=True)]
         found = [path for path in found if path.endswith(SPEC_SUFFIXES) and (root / path).is_file()
-                 and not _matches(path, config.exclude)]
+                 and not is_excluded(path, config)]
         if not found:
             diagnostics.append(Diagnostic(
                 "OC104", f"`pipelines` entry `{entry}` matches no spec file (`.yaml`, `.yml` or `.json`)",

@@ -424,11 +424,17 @@ class _Run:
         skipped input (finished, result None), and the steps they release join `batches`."""
         running = []
         for index in batch:
-            reason = self._skip_reason(self.steps[index])
+            step, record = self.steps[index], self.records[index]
+            try:
+                reason = self._skip_reason(step)
+            except Exception as error:  # a result whose truth cannot be told (an array): the step fails
+                record.error = f"its condition `{step.when[0]}` cannot be tested for truth: {describe_exception(error)}"
+                self._record_outcome(step, record, False)
+                batches.append(self._release(index, False))
+                continue
             if reason is None:
                 running.append(index)
                 continue
-            step, record = self.steps[index], self.records[index]
             record.state, record.reason = "skipped", reason
             self.results[step.name] = None
             self.dormant.add(step.name)
@@ -627,7 +633,14 @@ class _Run:
         """(completed, results in input order) of a mapped step: one call per element of
         its mapped parameters (zipped), all at once, each with its own retries; an empty
         input gives [] without a call."""
-        columns = [list(kwargs[name]) for name in step.mapped]
+        columns = []
+        for name in step.mapped:
+            value = kwargs.get(name)
+            try:
+                columns.append(list(value))
+            except TypeError:
+                record.error = f"`{step.name}` maps over `{name}`, which is {type(value).__name__}, not a list"
+                return False, None
         lengths = {len(column) for column in columns}
         if len(lengths) > 1:
             sizes = ", ".join(f"`{name}` has {len(column)}" for name, column in zip(step.mapped, columns))

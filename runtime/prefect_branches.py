@@ -22,6 +22,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from runtime.errors import describe_exception
+
 
 @dataclass
 class Outcome:
@@ -85,7 +87,11 @@ async def _decide(plan: Any, op: str, task: Any, parameters: Mapping[str, Any],
             value = await _result(outcomes[target])
         except Exception:  # the condition failed: its own task run says how
             return _skip(op, f"upstream `{target}` did not complete", waits, after_failure=True)
-        if bool(value) == negated:
+        try:
+            runs = bool(value) != negated
+        except Exception as error:  # a result whose truth cannot be told (an array): the operation fails
+            return _fail(op, f"its condition `{target}` cannot be tested for truth: {describe_exception(error)}", waits)
+        if not runs:
             return _skip(op, f"its condition `{'not ' if negated else ''}{target}` is false", waits)
     arguments: dict[str, Any] = {name: parameters[name] for name in plan.takes[op]}
     for param, source in plan.inputs[op]:
@@ -109,12 +115,20 @@ async def _map(op: str, task: Any, mapped: tuple[str, ...], arguments: dict[str,
     columns = []
     for name in mapped:
         value = arguments[name]
-        if _is_future(value):  # a whole upstream result: its length is needed now
+        elements = isinstance(value, list) and value and all(_is_future(v) for v in value)
+        if _is_future(value) or elements:
+            # a whole upstream result: its length is needed now; a mapped upstream's
+            # elements must all complete, as on the local engine (a failed element skips
+            # the whole downstream), and then go one by one, keeping each run's lineage
             try:
-                value = await _result(Outcome(future=value))
+                resolved = await _result(Outcome(elements=value) if elements else Outcome(future=value))
             except Exception:
                 return _skip(op, f"upstream `{sources[name]}` did not complete", waits, after_failure=True)
-        columns.append(list(value))  # element futures of a mapped upstream go one by one
+            value = value if elements else resolved
+        try:
+            columns.append(list(value))
+        except TypeError:
+            return _fail(op, f"`{op}` maps over `{name}`, which is {type(value).__name__}, not a list", waits)
     lengths = {len(column) for column in columns}
     if len(lengths) > 1:
         sizes = ", ".join(f"`{name}` has {len(column)}" for name, column in zip(mapped, columns))

@@ -272,7 +272,12 @@ def _init_child(state: tuple) -> None:
 
 
 def _source_key(op_name: str, source_hash: str, version: str | int | None, _context: Any, _inputs: Any) -> str:
-    return f"{op_name}:{source_hash}" + ("" if version is None else f":{version!r}")
+    from runtime.registry import current_registry
+
+    # a pipeline step's literal arguments are inputs too, though its task does not take them
+    arguments = current_registry().operations[op_name].arguments
+    fixed = "" if not arguments else ":" + ",".join(f"{a.name}={a.value}" for a in arguments)
+    return f"{op_name}:{source_hash}" + ("" if version is None else f":{version!r}") + fixed
 
 
 def cache_policy(op_name: str, source_hash: str, version: str | int | None = None) -> Any:

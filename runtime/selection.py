@@ -91,11 +91,12 @@ def _pick(selector: Selector, flow_name: str, upstream: dict[str, set[str]],
 
 
 def _refuse_missing_inputs(lock: LockFile, members: set[str], chosen: set[str]) -> None:
-    missing = sorted({(edge.target, edge.source) for edge in lock.edges
-                      if edge.param is not None and edge.target in chosen and edge.source not in chosen
-                      and edge.source in members})
+    missing = sorted({(edge.target, edge.source, edge.reason) for edge in lock.edges
+                      if (edge.param is not None or edge.reason == "when") and edge.target in chosen
+                      and edge.source not in chosen and edge.source in members})
     if missing:
-        needs = "; ".join(f"`{target}` takes the result of `{source}`" for target, source in missing)
+        needs = "; ".join(f"`{target}` runs when `{source}` says so" if reason == "when"
+                          else f"`{target}` takes the result of `{source}`" for target, source, reason in missing)
         raise RuntimeUsageError(f"the selection leaves out operations whose results it needs: {needs}",
                                 "select them too, or select with `+NAME` to add everything upstream")
 

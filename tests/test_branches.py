@@ -267,3 +267,10 @@ def test_a_hand_edited_condition_is_refused_before_anything_is_imported(tmp_path
     assert result.returncode == 1, result.stderr
     assert "`when` names `h.nothing`, which is no operation it has a `when` edge from" in result.stderr
     assert "refusing the lockfile" in result.stderr and not (root / "probed-a").exists()
+
+
+def test_a_selection_without_its_condition_is_refused(project):
+    result, _ = _run(project, "local", "h", "--select", "h.calm")
+    assert result.returncode == 2 and "`h.calm` runs when `h.any_down` says so" in result.stderr
+    result, _ = _run(project, "local", "h", "--select", "+h.calm")
+    assert result.returncode == 0 and json.loads(result.stdout) == "all up"

@@ -253,3 +253,89 @@ def test_a_hand_edited_step_argument_is_refused_before_anything_is_imported(buil
                           capture_output=True, text=True, timeout=300, env=env)
     assert done.returncode == 1 and "argument `limit` is not a literal" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+GLOB_FILES = ["p/a.yaml", "p/b.json", "p/sub/c.yaml", "p/sub/deep/d.yaml", "p/.hidden.yaml", "p/.h/e.yaml",
+              "q.yaml", "p/[x].yaml", "p/x.yml", "p/a1.yaml"]
+
+
+@pytest.mark.parametrize("pattern", ["p/*.yaml", "p/**/*.yaml", "p/**", "**/*.yaml", "*.yaml", "p/?.yaml",
+                                     "p/a[0-9].yaml", "p/[!a]*.yaml", "p/sub/*", "p/.*", "p/**/.*", "p/[[]x].yaml", "**"])
+def test_the_pure_core_finds_the_spec_files_glob_finds(tmp_path, pattern):
+    """`analyse_sources` has texts, not files: its matcher must find what `orchc build`'s
+    `glob.glob` finds on disk."""
+    import glob
+
+    from compiler.discover import glob_match
+
+    for name in GLOB_FILES:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("")
+    on_disk = {m for m in glob.glob(pattern, root_dir=tmp_path, recursive=True) if (tmp_path / m).is_file()}
+    assert {name for name in GLOB_FILES if glob_match(name, pattern)} == on_disk
+
+
+@pytest.mark.parametrize("text, code, message", [
+    ("retries: !!int abc", "OC601", "invalid literal for int()"),
+    ("retries: " + "9" * 5000, "OC601", "cannot be read"),
+    ("map: [host, host]", "OC602", "is not a parameter name, or a list of distinct parameter names"),
+    ("map: host\n    params: {host: abc}", "OC606", "is not a list to map over"),
+    ("params: {source: .inf}", "OC606", "cannot be written as a Python literal"),
+])
+def test_bad_values_in_a_step_are_diagnostics_not_tracebacks(tmp_path, text, code, message):
+    from compiler.api import validate_spec
+
+    source = SOURCE.replace('def fetch(source: str = "wiki")', 'def fetch(host: str, source: str = "wiki")')
+    spec = f"pipeline: agent\nsteps:\n  - id: one\n    use: docs.fetch\n    {text}\n"
+    found = [d for d in validate_spec(spec, "candidate.yaml", project=_project(tmp_path, source=source))
+             if d.severity == "error"]
+    assert [d.code for d in found] == [code] and message in found[0].message, found
+
+
+def test_json_specs_read_json_values_even_where_yaml_would_not(tmp_path):
+    from compiler.api import validate_spec
+
+    root = _project(tmp_path)
+    spec = '{\n\t"pipeline": "agent",\n\t"steps": [{"id": "one", "use": "docs.fetch", "timeout_seconds": 1e3}]\n}'
+    assert validate_spec(spec, "candidate.json", project=root) == ()
+    spec = spec.replace("1e3", "-1e3").replace("\t", "  ")
+    found = validate_spec(spec, "candidate.json", project=root)
+    assert [(d.code, d.span.line) for d in found] == [("OC602", 3)]
+
+
+def test_a_mapped_parameter_with_a_default_is_refused(tmp_path):
+    from compiler.api import analyse
+
+    source = SOURCE.replace('@operation(name="docs.take")', '@operation(name="docs.take", map="prefix")')
+    found = [d for d in analyse(_project(tmp_path, source=source)).diagnostics if d.code == "OC210"]
+    assert len(found) == 1 and "which has a default" in found[0].message
+
+
+def test_a_cached_steps_literal_arguments_are_part_of_its_key(tmp_path, engine):
+    """Two runs of a cached step whose `params` changed between them compute again."""
+    source = SOURCE.replace('"nightly.render"', '"docs.render"') + '''
+
+    @operation(name="docs.echo", cache=True)
+    def echo(word: str) -> str:
+        return "echo:" + word
+'''
+    pipeline = "pipeline: say\nsteps:\n  - id: it\n    use: docs.echo\n    params: {word: first}\n"
+    root = _project(tmp_path, pipeline=pipeline, source=source)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "PREFECT_TASKS_REFRESH_CACHE": "false",
+           "PREFECT_LOCAL_STORAGE_PATH": str(root / "prefect-results")}
+    if engine == "prefect":
+        from prefect.settings import PREFECT_API_URL
+
+        env["PREFECT_API_URL"] = PREFECT_API_URL.value()
+
+    def run() -> str:
+        assert _orchc(root, "build").returncode == 0
+        done = subprocess.run([sys.executable, "-m", "runtime", "say", "--engine", engine, "--project", str(root)],
+                              capture_output=True, text=True, timeout=600, env=env)
+        assert done.returncode == 0, done.stderr[-3000:]
+        return json.loads(done.stdout)
+
+    assert run() == "echo:first"
+    spec = root / "pipelines" / "nightly.yaml"
+    spec.write_text(spec.read_text().replace("first", "second"))
+    assert run() == "echo:second"

@@ -567,22 +567,28 @@ class _OperationReader:
                 )
 
     def _check_map(self, values: dict[str, object], given: dict, params: tuple[ParamSpec, ...]) -> None:
-        """OC210 for each `map` entry that is not a parameter the flow can pass by name;
+        """OC210 for each `map` entry that is not a parameter the flow can pass by name, or has a default;
         `map` is dropped then, since mapping over the rest would change the function's meaning."""
         if "map" not in values:
             return
         names = [param.name for param in params if param.kind in BINDABLE_KINDS]
+        defaults = {param.name for param in params if param.default is not None}
         node = given["map"][1]
         entries = [element.value for element in node.elements] if isinstance(node, (cst.List, cst.Tuple)) else [node]
-        wrong = [(entry, self._literal(entry)) for entry in entries if self._literal(entry) not in names]
-        for entry, parameter in wrong:
-            hint = did_you_mean(str(parameter), names) or (
-                "`map` names parameters of `" + self.function + "`: " + ", ".join(f"`{n}`" for n in names)
-                if names else f"`{self.function}` takes no parameter to map over; remove `map`")
-            self.report("OC210", f"`map` names `{parameter}`, which is not a parameter of `{self.function}`",
-                        self.where.span(entry), hint)
-        if wrong:
-            del values["map"]
+        for entry in entries:
+            parameter = self._literal(entry)
+            if parameter in defaults:
+                self.report("OC210", f"`map` names `{parameter}`, which has a default: a mapped parameter takes "
+                            "the list bound to it", self.where.span(entry), f"remove the default of `{parameter}`")
+            elif parameter not in names:
+                hint = did_you_mean(str(parameter), names) or (
+                    "`map` names parameters of `" + self.function + "`: " + ", ".join(f"`{n}`" for n in names)
+                    if names else f"`{self.function}` takes no parameter to map over; remove `map`")
+                self.report("OC210", f"`map` names `{parameter}`, which is not a parameter of `{self.function}`",
+                            self.where.span(entry), hint)
+            else:
+                continue
+            values.pop("map", None)
 
     def _check_executor(self, values: dict[str, object], given: dict) -> None:
         if values.get("executor") == "process" and self.funcdef.asynchronous is not None:

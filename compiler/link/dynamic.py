@@ -79,7 +79,7 @@ def check_mapped_inputs(operations: Mapping[str, OperationSpec], edges: Sequence
         if param.annotation is None or returns is None:
             continue
         element = param.annotation.resolved[len("list["):-1]
-        match = _COLLECTION.match(without_none(returns.resolved))
+        match = _COLLECTION.match(returns.resolved)  # `list[T] | None` may be None: no list to map over
         given = match.group("element") if match else None
         if given is not None and (given == element or given in _ANY or element in _ANY):
             continue

@@ -15,7 +15,7 @@ from compiler.lock.lockfile import LockDeployment, LockEdge, LockFile, LockFlow,
 
 POLICY_FIELDS = ("retries", "retry_delay_seconds", "timeout_seconds", "tags", "cache", "cache_version",
                  "cache_expiration_seconds", "persist_result", "executor", "description")
-SIGNATURE_FIELDS = ("is_async", "when", "map", "returns", "returns_type", "params")
+SIGNATURE_FIELDS = ("is_async", "when", "map", "uses", "arguments", "returns", "returns_type", "params")
 LOCATION_FIELDS = ("module", "function", "file", "line", "column")
 DEPLOYMENT_FIELDS = tuple(field for field in LockDeployment.model_fields if field != "name")
 
@@ -73,6 +73,9 @@ def _operation_changes(old: LockOperation, new: LockOperation) -> list[Change]:
                 continue
             if field == "params":
                 changes += [Change(kind, name, f"update `{name}`: {t}") for t in _param_changes(old, new)]
+            elif field == "arguments":  # a step's literal `params`, shown as written in the lock
+                before, after = ({a.name: a.value for a in v or ()} for v in (before, after))
+                changes.append(Change(kind, name, f"update `{name}`: arguments {_short(before)} -> {_short(after)}"))
             else:
                 changes.append(Change(kind, name, f"update `{name}`: {field} {_short(before)} -> {_short(after)}"))
     if old.source_hash != new.source_hash and not any(c.kind == "signature" for c in changes):

@@ -69,11 +69,12 @@ def compile_steps(specs: Sequence[tuple[str, Item]], operations: Sequence[Operat
     code = {op.name: op for op in operations}
     pipelines, diagnostics = _pipelines(specs, code)
     names = {*code, *(f"{p.name}.{step}" for p in pipelines for step in p.steps)}
-    known = (*sorted(names), *naming.groups_of(sorted(names)))
+    known = frozenset((*names, *naming.groups_of(sorted(names))))
+    hints = _Hints(sorted(known))
     steps = []
     for pipeline in pipelines:
         for step_id, step in pipeline.steps.items():
-            built, found = _step(pipeline, step_id, step, code, frozenset(known), defaults)
+            built, found = _step(pipeline, step_id, step, code, known, defaults, hints)
             diagnostics += found
             if built is not None:
                 steps.append(built)
@@ -109,17 +110,33 @@ def _pipelines(specs: Sequence[tuple[str, Item]], code: dict[str, OperationSpec]
     return pipelines, diagnostics
 
 
+class _Hints:
+    """"Did you mean" for unknown names, for the first HINTS of a run: each compares with
+    every name, so a spec of thousands of mistakes would otherwise take minutes."""
+
+    HINTS = 50
+
+    def __init__(self, names: list[str]) -> None:
+        self.names, self.left = names, self.HINTS
+
+    def __call__(self, name: str, *more: str) -> str | None:
+        if self.left <= 0:
+            return None
+        self.left -= 1
+        return did_you_mean(name, [*more, *self.names])
+
+
 def _step(pipeline: _Pipeline, step_id: str, step: Item, code: dict[str, OperationSpec], known: frozenset[str],
-          defaults: tuple[tuple[str, Any], ...]) -> tuple[OperationSpec | None, list[Diagnostic]]:
+          defaults: tuple[tuple[str, Any], ...], hints: _Hints) -> tuple[OperationSpec | None, list[Diagnostic]]:
     use = step.get("use")
     used = code.get(use.value)
     if used is None:
-        hint = did_you_mean(use.value, list(code)) or "name an `@operation` by its full dotted name"
+        hint = hints(use.value) or "name an `@operation` by its full dotted name"
         return None, [Diagnostic("OC603", f"step `{step_id}` uses `{use.value}`, which is not an operation",
                                  use.span, hint)]
     diagnostics: list[Diagnostic] = []
     values = _options(pipeline, step, used, defaults, diagnostics)
-    resolve = _Resolver(pipeline, step_id, known, diagnostics)
+    resolve = _Resolver(pipeline, step_id, known, diagnostics, hints)
     spans: list[tuple[str, Span]] = [(key, item.span) for key, item in step.value.items() if key in _STEP_OPTIONS]
     params = {p.name: p for p in used.params if p.kind in BINDABLE_KINDS}
     inputs = _inputs(step, params, resolve, diagnostics)
@@ -135,6 +152,11 @@ def _step(pipeline: _Pipeline, step_id: str, step: Item, code: dict[str, Operati
     for name_item in _strings(step.get("map")):
         if name_item.value not in params:
             diagnostics.append(_not_a_parameter("map", name_item, step_id, used))
+            values.pop("map", None)
+        elif params[name_item.value].default is not None:
+            diagnostics.append(Diagnostic("OC605", f"`map` of step `{step_id}` names `{name_item.value}`, which has a "
+                                          "default: a mapped parameter takes the list bound to it", name_item.span,
+                                          "map over a parameter without a default"))
             values.pop("map", None)
     values.update(depends_on=tuple(sorted({name for name, _ in depends_on})),
                   inputs=tuple(sorted((param, target) for param, (target, _, _) in inputs.items())),
@@ -172,7 +194,10 @@ def _options(pipeline: _Pipeline, step: Item, used: OperationSpec, defaults: tup
                     values[key] = converted
     if "map" in step.value:
         converted = CONVERTERS["map"](step.get("map").plain())
-        if converted is not INVALID:
+        if converted is INVALID:
+            diagnostics.append(Diagnostic("OC602", f"`map` must be {REQUIREMENTS['map']}", step.get("map").span,
+                                          f"write `map` as {REQUIREMENTS['map']}"))
+        else:
             values["map"] = converted
     if used.is_async:
         values.pop("executor", None)  # async functions run on the event loop
@@ -182,15 +207,16 @@ def _options(pipeline: _Pipeline, step: Item, used: OperationSpec, defaults: tup
 class _Resolver:
     """A step's reference: a step id of its pipeline, or an operation or group name."""
 
-    def __init__(self, pipeline: _Pipeline, step_id: str, known: frozenset[str], diagnostics: list[Diagnostic]) -> None:
-        self.pipeline, self.step_id, self.known, self.diagnostics = pipeline, step_id, known, diagnostics
+    def __init__(self, pipeline: _Pipeline, step_id: str, known: frozenset[str], diagnostics: list[Diagnostic],
+                 hints: _Hints) -> None:
+        self.pipeline, self.step_id, self.known, self.diagnostics, self.hints = pipeline, step_id, known, diagnostics, hints
 
     def __call__(self, name: str, span: Span, what: str) -> str | None:
         """The full name `name` stands for; None (after reporting OC604) when it is unknown."""
         if name in self.pipeline.steps:
             return f"{self.pipeline.name}.{name}"
         if name not in self.known:
-            hint = did_you_mean(name, [*self.pipeline.steps, *self.known]) or (
+            hint = self.hints(name, *self.pipeline.steps) or (
                 "name a step id of this pipeline, or an operation or group by its full dotted name")
             self.diagnostics.append(Diagnostic(
                 "OC604", f"{what} of step `{self.step_id}` names `{name}`, which is no step of pipeline "
@@ -230,6 +256,7 @@ def _arguments(step: Item, params: dict, inputs: dict, diagnostics: list[Diagnos
     item = step.get("params")
     if item is None:
         return ()
+    mapped = {entry.value for entry in _strings(step.get("map"))}
     found = []
     for param, value in item.value.items():
         if param not in params:
@@ -237,11 +264,9 @@ def _arguments(step: Item, params: dict, inputs: dict, diagnostics: list[Diagnos
         elif param in inputs:
             diagnostics.append(Diagnostic("OC605", f"`{param}` is in both `inputs` and `params`", item.keys[param],
                                           "bind it one way: to a step with `inputs`, or to a literal with `params`"))
-        elif not _fits(value.plain(), params[param].annotation):
-            annotation = params[param].annotation
-            diagnostics.append(Diagnostic(
-                "OC606", f"`params.{param}` is {value.plain()!r}, which does not fit `{annotation.text}`", value.span,
-                f"give `{param}` a literal of type `{annotation.text}`"))
+        elif (problem := _argument_problem(value.plain(), params[param].annotation, param in mapped)) is not None:
+            diagnostics.append(Diagnostic("OC606", f"`params.{param}` is {_short(value.plain())}, which {problem}",
+                                          value.span, f"give `{param}` a literal that fits"))
         else:
             found.append((param, canonical_repr(value.plain())))
     return tuple(sorted(found))
@@ -267,6 +292,32 @@ _CHECKED = {
     "frozenset": lambda v: isinstance(v, list),
     "dict": lambda v: isinstance(v, dict),
 }
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:59] + "…"
+
+
+def _argument_problem(value: Any, annotation: Any, mapped: bool) -> str | None:
+    """Why a literal cannot be a parameter's argument, or None: it must read back as
+    itself (no infinity or NaN) and fit the annotation (each element, for a mapped one)."""
+    import ast
+
+    from compiler.extract.reader import canonical_repr
+
+    try:
+        readable = ast.literal_eval(canonical_repr(value)) == value
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        readable = False
+    if not readable:
+        return "cannot be written as a Python literal (infinity or NaN?)"
+    text = annotation.text if annotation is not None else "any"
+    if mapped:
+        if not isinstance(value, list):
+            return f"is not a list to map over (`{text}` each)"
+        return None if all(_fits(element, annotation) for element in value) else f"has an element that does not fit `{text}`"
+    return None if _fits(value, annotation) else f"does not fit `{text}`"
 
 
 def _fits(value: Any, annotation: Any) -> bool:

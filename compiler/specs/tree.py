@@ -49,16 +49,35 @@ class Item:
 
 def read_spec(path: str, text: str, is_json: bool | None = None) -> tuple[Item | None, list[Diagnostic]]:
     """The spec at `path` as an Item tree, or None with the diagnostics saying why; JSON
-    when `is_json`, or (None) when `path` ends with `.json`."""
+    when `is_json`, or (None) when `path` ends with `.json`. A JSON spec's values are
+    JSON's (YAML 1.1 would read `1e3` as a string); its positions are YAML's where YAML
+    reads it (JSON indented with tabs it does not: those values are placed at the file)."""
     if len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
         return None, [Diagnostic("OC601", f"the spec is larger than {MAX_BYTES // 1024} KiB", Span(path),
                                  "split the pipeline into several spec files")]
+    data = _NO_JSON
     if is_json if is_json is not None else path.endswith(".json"):
         try:
-            json.loads(text)
+            data = json.loads(text)
         except json.JSONDecodeError as error:
             return None, [Diagnostic("OC601", f"the spec is not valid JSON: {error.msg}",
                                      Span(path, error.lineno, error.colno), "fix the JSON syntax")]
+        except (ValueError, RecursionError) as error:  # a number too long to read, nesting too deep
+            return None, [Diagnostic("OC601", f"the spec cannot be read: {_what(error)}", Span(path), _HINT)]
+    try:
+        return _read(path, text, data)
+    except (ValueError, KeyError, TypeError, RecursionError) as error:  # `!!int abc`, a huge number...
+        return None, [Diagnostic("OC601", f"the spec has a value that cannot be read: {_what(error)}", Span(path), _HINT)]
+
+
+_NO_JSON = object()
+
+
+def _what(error: Exception) -> str:
+    return "it nests too deep" if isinstance(error, RecursionError) else str(error)[:120] or type(error).__name__
+
+
+def _read(path: str, text: str, data: Any) -> tuple[Item | None, list[Diagnostic]]:
     import yaml
 
     try:
@@ -66,17 +85,48 @@ def read_spec(path: str, text: str, is_json: bool | None = None) -> tuple[Item |
         if problem is not None:
             return None, [problem]
         node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        span = Span(path, mark.line + 1, mark.column + 1) if mark else Span(path)
-        return None, [Diagnostic("OC601", f"the spec is not valid YAML: {error.problem or error.context}", span,
-                                 "fix the YAML syntax")]
     except yaml.YAMLError as error:
-        return None, [Diagnostic("OC601", f"the spec is not valid YAML: {error}", Span(path), "fix the YAML syntax")]
+        if data is not _NO_JSON:  # JSON that YAML does not read (tabs): no positions inside
+            if _depth(data) > MAX_DEPTH:
+                return None, [Diagnostic("OC601", f"the spec nests deeper than {MAX_DEPTH} levels", Span(path),
+                                         "flatten it: a pipeline needs a few levels only")]
+            return _placed(path, data), []
+        mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
+        span = Span(path, mark.line + 1, mark.column + 1) if mark else Span(path)
+        problem = getattr(error, "problem", None) or getattr(error, "context", None) or str(error)
+        return None, [Diagnostic("OC601", f"the spec is not valid YAML: {problem}", span, "fix the YAML syntax")]
     if node is None:
         return None, [Diagnostic("OC601", "the spec is empty", Span(path), "write `pipeline:` and `steps:`")]
     diagnostics: list[Diagnostic] = []
-    return _item(path, node, diagnostics), diagnostics
+    item = _item(path, node, diagnostics)
+    return (item if data is _NO_JSON else _with_values(item, data)), diagnostics
+
+
+def _depth(value: Any) -> int:
+    if isinstance(value, dict):
+        return 1 + max(map(_depth, value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max(map(_depth, value), default=0)
+    return 0
+
+
+def _placed(path: str, value: Any) -> Item:
+    """`value` as Items all placed at the file."""
+    span = Span(path)
+    if isinstance(value, dict):
+        return Item({key: _placed(path, item) for key, item in value.items()}, span, {key: span for key in value})
+    if isinstance(value, list):
+        return Item([_placed(path, item) for item in value], span)
+    return Item(value, span)
+
+
+def _with_values(item: Item, value: Any) -> Item:
+    """`item`'s positions with JSON's values (the same shape: YAML read the same text)."""
+    if isinstance(item.value, dict) and isinstance(value, dict):
+        return Item({key: _with_values(child, value.get(key)) for key, child in item.value.items()}, item.span, item.keys)
+    if isinstance(item.value, list) and isinstance(value, list) and len(value) == len(item.value):
+        return Item([_with_values(child, v) for child, v in zip(item.value, value)], item.span)
+    return Item(value, item.span)
 
 
 def _unsafe(path: str, events: Any) -> Diagnostic | None:
