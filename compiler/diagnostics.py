@@ -72,6 +72,7 @@ RULES: tuple[Rule, ...] = (
     Rule("OC313", "mapped-input-not-a-list", "error", "A mapped parameter is bound to a producer whose return annotation is not a list of the parameter's type."),
     Rule("OC314", "unknown-condition", "error", "A `when=` target is not an operation."),
     Rule("OC315", "condition-not-bool", "warning", "A `when=` target's return annotation is not `bool`: its result is tested for truth."),
+    Rule("OC316", "near-miss-binding", "warning", "A required flow parameter's name is close to an operation or group it could bind to: most likely a binding that missed."),
     # -- the lockfile and the gate --
     Rule("OC401", "lock-missing", "error", "The lockfile does not exist.", 2),
     Rule("OC402", "lock-corrupt", "error", "The lockfile is not a valid orchc lockfile.", 2),

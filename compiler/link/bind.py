@@ -3,6 +3,7 @@ or leaves it a flow parameter, and turns `depends_on` into ordering edges."""
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 import sys
@@ -84,6 +85,8 @@ class Binder:
         self._binding_keys: dict[str, str | None] = {}
         self.by_key = self._name_index()
         self.by_type = self._type_index()
+        #: the first three characters of a name any scope knows -> those names (OC316)
+        self._by_prefix: dict[str, set[str]] | None = None
 
     # -- indexes ------------------------------------------------------------------------
 
@@ -141,7 +144,10 @@ class Binder:
             fixed = {name for name, _ in op.options.arguments}  # a step's literal `params`
             for param in op.params:
                 if param.kind in BINDABLE_KINDS and param.name not in fixed:
-                    self._collect(self.bind_param(op, param), edges, pending, diagnostics)
+                    bound = self.bind_param(op, param)
+                    if not bound and param.default is None:
+                        bound = self._near_miss(op, param)
+                    self._collect(bound, edges, pending, diagnostics)
             self._collect(self.bind_depends_on(op), edges, pending, diagnostics)
         return edges, pending, diagnostics
 
@@ -188,6 +194,48 @@ class Binder:
                 found = {Target("operation", name) for name in producers}
                 return self._bind_found(op, param, scope, found, "type")
         return []
+
+    def _near_miss(self, op: OperationSpec, param: ParamSpec) -> list[Diagnostic]:
+        """OC316: a required flow parameter named almost like something it could bind to
+        (`restarted` beside operation `restart`) is most likely a binding that missed."""
+        close = self._close_names(param.name)
+        for scope in self.scopes[op.name] if close else ():
+            names = self.by_key.get(scope, {})
+            for name in close:
+                found = self._candidates_by_name(op, scope, name) if name in names else set()
+                if found:
+                    target = min(found, key=lambda t: (t.name, t.kind))
+                    return [Diagnostic(
+                        "OC316",
+                        f"parameter `{param.name}` of `{op.name}` binds to nothing and becomes a required "
+                        f"flow parameter, but its name is close to `{name}`, the {target.describe()}",
+                        param.span,
+                        f"to take that result, rename the parameter `{name}` or bind it with "
+                        f"`inputs={{{json.dumps(param.name)}: {json.dumps(target.name)}}}`; "
+                        "to keep a flow parameter, give it a default")]
+        return []
+
+    def _close_names(self, word: str) -> list[str]:
+        """The names any scope knows that are at least 0.8 alike to `word` (difflib's ratio),
+        best first. Only names sharing its first three characters are compared: comparing
+        with every name costs seconds in a project of thousands of operations, and a
+        binding that missed keeps its start (`restarted`, `restart`; `status`, `statuses`)."""
+        if self._by_prefix is None:
+            index: dict[str, set[str]] = defaultdict(set)
+            for names in self.by_key.values():
+                for name in names:
+                    index[name[:3]].add(name)
+            self._by_prefix = index
+        candidates = self._by_prefix.get(word[:3])
+        if not candidates:
+            return []
+        matcher = difflib.SequenceMatcher(b=word)
+        scored = []
+        for name in candidates:
+            matcher.set_seq1(name)
+            if matcher.real_quick_ratio() >= 0.8 and matcher.quick_ratio() >= 0.8 and matcher.ratio() >= 0.8:
+                scored.append((-matcher.ratio(), name))
+        return [name for _, name in sorted(scored)]
 
     def _candidates_by_name(self, op: OperationSpec, scope: str, name: str) -> set[Target]:
         targets = self.by_key.get(scope, {}).get(name, set())

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +21,22 @@ def schema() -> dict[str, Any]:
     return json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
 
 
-def check_shape(spec: Item) -> list[Diagnostic]:
+@dataclass(frozen=True)
+class Shape:
+    """How a spec departs from the schema, and which of its parts can still be checked."""
+
+    diagnostics: list[Diagnostic]
+    #: the spec's own values (`pipeline`, `steps`, `defaults`) are wrong: nothing can be checked
+    broken: bool = False
+    #: indices of the steps whose values are wrong (an unknown key alone is ignored)
+    broken_steps: frozenset[int] = frozenset()
+
+
+def check_shape(spec: Item) -> Shape:
     """Every way `spec` departs from the schema, unknown keys first."""
     if not isinstance(spec.value, dict):
-        return [Diagnostic("OC602", "a spec is a mapping with `pipeline` and `steps`", spec.span,
-                           "start the file with `pipeline: GROUP` and `steps:`")]
+        return Shape([Diagnostic("OC602", "a spec is a mapping with `pipeline` and `steps`", spec.span,
+                                 "start the file with `pipeline: GROUP` and `steps:`")], broken=True)
     root = schema()
     diagnostics = _unknown_keys(spec, root, "the spec")
     defaults = spec.get("defaults")
@@ -35,7 +47,10 @@ def check_shape(spec: Item) -> list[Diagnostic]:
         for step in steps.value:
             if isinstance(step.value, dict):
                 diagnostics += _unknown_keys(step, root["$defs"]["step"], "a step")
-    return diagnostics + _schema_errors(spec)
+    errors = _schema_errors(spec)
+    broken_steps = {path[1] for path, _ in errors if len(path) > 1 and path[0] == "steps" and isinstance(path[1], int)}
+    broken = any(not (len(path) > 1 and path[0] == "steps" and isinstance(path[1], int)) for path, _ in errors)
+    return Shape(diagnostics + [d for _, d in errors], broken, frozenset(broken_steps))
 
 
 def _unknown_keys(item: Item, rules: dict[str, Any], what: str) -> list[Diagnostic]:
@@ -48,7 +63,8 @@ def _unknown_keys(item: Item, rules: dict[str, Any], what: str) -> list[Diagnost
     return found
 
 
-def _schema_errors(spec: Item) -> list[Diagnostic]:
+def _schema_errors(spec: Item) -> list[tuple[list, Diagnostic]]:
+    """Each schema error but unknown keys, with the path of the value it is about."""
     import jsonschema
 
     validator = jsonschema.Draft202012Validator(schema())
@@ -58,8 +74,8 @@ def _schema_errors(spec: Item) -> list[Diagnostic]:
             continue  # reported as unknown keys, with "did you mean"
         where = _at(spec, list(error.absolute_path))
         path = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in error.absolute_path).lstrip(".")
-        found.append(Diagnostic("OC602", f"`{path or 'spec'}`: {_message(error)}", where.span,
-                                _hint(error)))
+        found.append((list(error.absolute_path),
+                      Diagnostic("OC602", f"`{path or 'spec'}`: {_message(error)}", where.span, _hint(error))))
     return found
 
 

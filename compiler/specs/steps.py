@@ -37,14 +37,19 @@ class _Pipeline:
     name: str
     #: step id -> its Item, in order (duplicates left out)
     steps: dict[str, Item]
+    #: ids of steps left out for their shape errors
+    left_out: frozenset[str]
+    #: whether its steps go into the graph (a spec with shape errors is only checked)
+    linked: bool
 
 
 def compile_pipelines(texts: Sequence[tuple[str, str] | Diagnostic], operations: Sequence[OperationSpec],
                       defaults: tuple[tuple[str, Any], ...]) -> tuple[list[OperationSpec], dict[str, str], list[Diagnostic]]:
     """The operations of the spec files `texts` ((path, text), or why one can't be read),
     and each pipeline's `description` (its flow's), by pipeline. Each spec is read and
-    shape-checked first: one with a syntax or shape error adds no step. A path `<stdin>`
-    (a candidate on standard input) is JSON when its text starts with `{`."""
+    shape-checked first. A spec with a shape error adds no step, but the steps the error
+    is not about are still checked, so one run reports every mistake it can. A path
+    `<stdin>` (a candidate on standard input) is JSON when its text starts with `{`."""
     specs, diagnostics = [], []
     for entry in texts:
         if isinstance(entry, Diagnostic):
@@ -52,23 +57,50 @@ def compile_pipelines(texts: Sequence[tuple[str, str] | Diagnostic], operations:
             continue
         path, text = entry
         tree, found = read_spec(path, text, text.lstrip().startswith("{") if path == STDIN else None)
-        found += check_shape(tree) if tree is not None else []
         diagnostics += found
-        if tree is not None and not found:
-            specs.append((entry[0], tree))
+        if tree is None or found:
+            continue
+        shape = check_shape(tree)
+        diagnostics += shape.diagnostics
+        if not shape.broken:
+            specs.append(_Spec(path, *_without_steps(tree, shape.broken_steps), linked=not shape.diagnostics))
     steps, found = compile_steps(specs, operations, defaults)
-    descriptions = {tree.get("pipeline").value: tree.get("description").value
-                    for _, tree in specs if tree.get("description") is not None}
+    descriptions = {spec.tree.get("pipeline").value: spec.tree.get("description").value
+                    for spec in specs if spec.linked and spec.tree.get("description") is not None}
     return steps, descriptions, diagnostics + found
 
 
-def compile_steps(specs: Sequence[tuple[str, Item]], operations: Sequence[OperationSpec],
+@dataclasses.dataclass(frozen=True)
+class _Spec:
+    """A shape-checked spec: linked into the graph, or (with shape errors) only checked."""
+
+    path: str
+    tree: Item
+    #: ids of steps left out for their shape errors: other steps may still name them
+    left_out: frozenset[str] = frozenset()
+    linked: bool = True
+
+
+def _without_steps(tree: Item, broken: frozenset[int]) -> tuple[Item, frozenset[str]]:
+    """`tree` without the steps at the `broken` indices, and those steps' ids."""
+    if not broken:
+        return tree, frozenset()
+    steps = tree.get("steps")
+    kept = [step for index, step in enumerate(steps.value) if index not in broken]
+    ids = frozenset(step_id.value for index, step in enumerate(steps.value) if index in broken
+                    and isinstance(step.value, dict) and (step_id := step.get("id")) is not None
+                    and isinstance(step_id.value, str))
+    values = {**tree.value, "steps": dataclasses.replace(steps, value=kept)}
+    return dataclasses.replace(tree, value=values), ids
+
+
+def compile_steps(specs: Sequence[_Spec], operations: Sequence[OperationSpec],
                   defaults: tuple[tuple[str, Any], ...]) -> tuple[list[OperationSpec], list[Diagnostic]]:
-    """The operations of the `specs` (path, shape-checked tree), given the code's
-    `operations` (with the project `defaults` applied) and the project `defaults`."""
+    """The operations of the linked `specs`, given the code's `operations` (with the
+    project `defaults` applied) and the project `defaults`; every spec's mistakes."""
     code = {op.name: op for op in operations}
     pipelines, diagnostics = _pipelines(specs, code)
-    names = {*code, *(f"{p.name}.{step}" for p in pipelines for step in p.steps)}
+    names = {*code, *(f"{p.name}.{step}" for p in pipelines for step in (*p.steps, *p.left_out))}
     known = frozenset((*names, *naming.groups_of(sorted(names))))
     hints = _Hints(sorted(known))
     steps = []
@@ -76,15 +108,16 @@ def compile_steps(specs: Sequence[tuple[str, Item]], operations: Sequence[Operat
         for step_id, step in pipeline.steps.items():
             built, found = _step(pipeline, step_id, step, code, known, defaults, hints)
             diagnostics += found
-            if built is not None:
+            if built is not None and pipeline.linked:
                 steps.append(built)
     return steps, diagnostics
 
 
-def _pipelines(specs: Sequence[tuple[str, Item]], code: dict[str, OperationSpec]) -> tuple[list[_Pipeline], list[Diagnostic]]:
+def _pipelines(specs: Sequence[_Spec], code: dict[str, OperationSpec]) -> tuple[list[_Pipeline], list[Diagnostic]]:
     """Each spec's pipeline, its name checked and its step ids unique."""
     pipelines, diagnostics, seen = [], [], {}
-    for path, spec in specs:
+    for entry in specs:
+        spec = entry.tree
         name_item = spec.get("pipeline")
         name = name_item.value
         if name in code:
@@ -106,7 +139,7 @@ def _pipelines(specs: Sequence[tuple[str, Item]], code: dict[str, OperationSpec]
                                               ((steps[step_id.value].get("id").span, "first used here"),)))
                 continue
             steps[step_id.value] = step
-        pipelines.append(_Pipeline(path, spec, name, steps))
+        pipelines.append(_Pipeline(entry.path, spec, name, steps, entry.left_out - set(steps), entry.linked))
     return pipelines, diagnostics
 
 
@@ -213,7 +246,7 @@ class _Resolver:
 
     def __call__(self, name: str, span: Span, what: str) -> str | None:
         """The full name `name` stands for; None (after reporting OC604) when it is unknown."""
-        if name in self.pipeline.steps:
+        if name in self.pipeline.steps or name in self.pipeline.left_out:
             return f"{self.pipeline.name}.{name}"
         if name not in self.known:
             hint = self.hints(name, *self.pipeline.steps) or (
