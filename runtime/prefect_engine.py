@@ -59,6 +59,11 @@ def run_flow(registry: Registry, flow_name: str, params: dict[str, Any]) -> Any:
         if failure is None:
             raise
         raise failure from None
+    finally:
+        if not _api_url_set():  # the temporary server stops with this process
+            from runtime.prefect_flows import settle_task_runs
+
+            settle_task_runs()
 
 
 def import_generated(registry: Registry, flow: LockFlow) -> ModuleType:
@@ -131,6 +136,12 @@ def _server_timeout() -> EnvironmentFailure:
         f"retry, raise PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS, start a server with "
         f"`prefect server start` and set PREFECT_API_URL, {_FALLBACK}",
     )
+
+
+def _api_url_set() -> bool:
+    from prefect.settings import PREFECT_API_URL
+
+    return bool(PREFECT_API_URL.value())
 
 
 def _api_url() -> str:

@@ -209,10 +209,13 @@ async def _wait_all(futures: list[Any]) -> None:
 
 #: the summary rows of the latest run this process finished (`--summary`), with `cached`
 last_rows: list[dict[str, Any]] = []
+#: the task runs of the latest run this process finished (`settle_task_runs`)
+last_task_runs: list[Any] = []
 
 
 async def _finish(plan: FlowPlan, outcomes: dict[str, Outcome]) -> Any:
     await _end_not_ready(plan, outcomes)
+    last_task_runs[:] = [future.task_run_id for outcome in outcomes.values() for future in outcome.futures]
     runs = _task_runs(plan, outcomes)
     await _collect_remote_attempts(runs)
     rows = [_summary_row(name, outcomes[name]) for name in plan.members]
@@ -327,6 +330,27 @@ async def _fill_from_api(rows: list[dict[str, Any]], futures: Mapping[str, Any])
         row = missing[task_run.id]
         row["attempts"], row["duration_s"] = task_run_figures(task_run)
         row["retries"] = max(row["attempts"] - 1, 0)
+
+
+def settle_task_runs() -> None:
+    """Wait (up to _RECORDED_WAIT_SECONDS) until the server has recorded the final state
+    of every task run of the latest run. Prefect's temporary server records them from
+    events a moment after they end; stopped before, it loses them and logs each lost one
+    with a traceback ("Error flushing events"), so `status` would show them unfinished."""
+    if not last_task_runs:
+        return
+    from prefect.client.orchestration import get_client
+
+    async def settle() -> None:
+        async with get_client() as client:
+            await _recorded(client, list(last_task_runs), final=True)
+
+    try:
+        asyncio.run(settle())
+    except Exception:  # the run is over and reported; only its record could be less complete
+        pass
+    finally:
+        last_task_runs.clear()
 
 
 async def _recorded(client: Any, ids: list[Any], final: bool) -> list[Any]:
