@@ -326,7 +326,7 @@ def _lock_findings(analysis: Analysis, disk_text: str, on_disk: LockFile) -> lis
     if not changes:
         return [Diagnostic("OC405", f"`{config.lock}` differs from what `orchc build` writes (edited by hand?)",
                            Span(config.lock), hint)]
-    spans = {op.name: op.span for op in analysis.graph.operations}
+    spans = {op.name: op.declared for op in analysis.graph.operations}  # a step's: its place in the spec
     declared = {decl.name: decl.span() for decl in config.deployments}
     return [
         Diagnostic("OC405", f"`{config.lock}` is stale: {change.text}",
@@ -358,11 +358,20 @@ def _module_findings(analysis: Analysis, on_disk: LockFile) -> list[Diagnostic]:
     return findings
 
 
+def _project_relative(path: Path, root: Path) -> str:
+    """A spec's path as the project names its specs: an absolute path inside the project
+    becomes relative to it; a relative one already is."""
+    if path.is_absolute() and path.resolve().is_relative_to(root.resolve()):
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    return path.as_posix()
+
+
 def validate_spec(text: str, path: str | None = None, project: str | os.PathLike | None = None) -> tuple[Diagnostic, ...]:
     """Validate a candidate pipeline spec against the project as it is now, in memory:
     every diagnostic the project would have with it (none that is an error: it would
-    compile). Writes nothing, not even the cache. `path` (project-relative) names the
-    candidate: it replaces the spec of that path, if the project has one; None stands
+    compile). Writes nothing, not even the cache. `path` (relative to the project, or
+    absolute) names the candidate: it replaces the spec of that path, if the project has
+    one; None stands
     for standard input (`<stdin>`, JSON when it starts with `{`). For an agent that writes
     pipelines in a loop: `orchc validate FILE|-` is this on the command line.
     """
@@ -374,7 +383,7 @@ def validate_spec(text: str, path: str | None = None, project: str | os.PathLike
     if has_errors(problems):
         return tuple(problems)
     sources = find_and_read(root, config)
-    name = STDIN if path is None else Path(path).as_posix()
+    name = STDIN if path is None else _project_relative(Path(path), root)
     specs = [spec for spec in sources.specs if isinstance(spec, Diagnostic) or spec[0] != name]
     # discovery's own findings, but a `pipelines` glob matching nothing yet is no problem here
     found = [d for d in sources.diagnostics if not d.message.startswith("`pipelines` entry")]

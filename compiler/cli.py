@@ -55,6 +55,8 @@ def _parser() -> argparse.ArgumentParser:
     validate = commands.add_parser("validate", parents=[common],
                                    help="check a candidate pipeline spec against the project as it is now, writing nothing")
     validate.add_argument("spec", metavar="FILE|-", help="the spec (YAML or JSON); `-` reads it from standard input")
+    validate.add_argument("--as", dest="as_path", metavar="PATH",
+                          help="with `-`: the project's spec file the candidate stands for (it replaces that one)")
     validate.add_argument("--format", choices=("text", "json"), default=None,
                           help="text, or JSON as `orchc check --output-format json` prints it")
     validate.add_argument("--project", help=_PATH_HELP)
@@ -182,16 +184,21 @@ def _validate(args: argparse.Namespace) -> int:
         args.output_format = args.format
     root = find_root(args.project)
     if args.spec == "-":
-        text, path = sys.stdin.read(), None
+        text, path = sys.stdin.read(), args.as_path
     else:
-        given = Path(args.spec)
+        if args.as_path is not None:
+            raise UsageError("`--as` names the file a candidate on standard input stands for",
+                             "use it with `-`, or give the file itself")
+        path = args.spec
         try:
-            text = given.read_text(encoding="utf-8-sig")
-        except (OSError, UnicodeDecodeError) as error:
+            text = Path(path).read_text(encoding="utf-8-sig")
+        except UnicodeDecodeError as error:
+            return _report(args, (Diagnostic("OC601", f"the spec is not UTF-8 text ({error.reason} at byte "
+                                              f"{error.start})", Span(path), "save the spec as UTF-8"),), "", root=root)
+        except OSError as error:
             raise UsageError(f"cannot read `{args.spec}`: {error}", "give the path of a YAML or JSON spec, or `-`") from None
-        resolved = given.resolve()
-        path = resolved.relative_to(root).as_posix() if resolved.is_relative_to(root) else args.spec
-    diagnostics = validate_spec(text, path, root)
+    inside = path is not None and Path(path).resolve().is_relative_to(root.resolve())
+    diagnostics = validate_spec(text, str(Path(path).resolve()) if inside else path, root)
     return _report(args, diagnostics, f"the spec compiles with the project ({path or '<stdin>'})", root=root)
 
 

@@ -45,6 +45,7 @@ RULES: tuple[Rule, ...] = (
     Rule("OC110", "output-not-ours", "error", "A file orchc did not write stands where `orchc build` would write an output.", 2),
     Rule("OC111", "module-collision", "error", "Two source files are the same module to Python (`a.py` and `a/__init__.py`)."),
     Rule("OC112", "unreadable-file", "error", "A source file cannot be read at all (a link loop, a dangling link, no permission)."),
+    Rule("OC113", "spec-glob-matches-nothing", "warning", "A `pipelines` glob matches no spec file."),
     # -- extraction: one file --
     Rule("OC201", "syntax-error", "error", "A source file does not parse."),
     Rule("OC202", "non-literal-argument", "error", "An `@operation` argument is not a literal."),

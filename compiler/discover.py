@@ -171,11 +171,15 @@ def find_specs(root: Path, config: Config) -> tuple[tuple[str, ...], tuple[Diagn
         found = [PurePosixPath(match).as_posix() for match in glob.glob(entry, root_dir=root, recursive=True)]
         found = [path for path in found if path.endswith(SPEC_SUFFIXES) and (root / path).is_file()
                  and not is_excluded(path, config)]
-        if not found:
+        if not found:  # a glob may match nothing yet (no JSON specs so far); a named file must exist
+            pattern = any(char in entry for char in "*?[")
             diagnostics.append(Diagnostic(
-                "OC104", f"`pipelines` entry `{entry}` matches no spec file (`.yaml`, `.yml` or `.json`)",
-                config.key_span("pipelines"), "list globs of pipeline files relative to the project root, e.g. "
-                "`pipelines/*.yaml`"))
+                "OC113" if pattern else "OC104",
+                f"`pipelines` entry `{entry}` matches no spec file (`.yaml`, `.yml` or `.json`)",
+                config.key_span("pipelines"),
+                "nothing to do if no spec of that kind exists yet; otherwise fix the glob (relative to the "
+                "project root)" if pattern else
+                "name an existing spec file relative to the project root, or a glob such as `pipelines/*.yaml`"))
         chosen.update(found)
     return tuple(sorted(chosen)), tuple(diagnostics)
 

@@ -5,6 +5,7 @@ and what each requires. The reader checks decorators with it, the configuration 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 #: a value that is not what its option requires
@@ -47,8 +48,17 @@ def normalise_newlines(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
+#: the lock is TOML, whose integers are 64-bit and whose other readers refuse larger ones
+_INT64 = 2**63
+
+
+def _is_int(value: object) -> bool:
+    return type(value) is int and -_INT64 <= value < _INT64
+
+
 def _is_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    """A whole number TOML can hold, or a finite float (no infinity or NaN in a lock)."""
+    return _is_int(value) or (type(value) is float and math.isfinite(value))
 
 
 def _is_strings(value: object) -> bool:
@@ -107,12 +117,12 @@ CONVERTERS: dict[str, Callable[[object], object]] = {
     "inputs": _inputs,
     "when": _when,
     "map": _map,
-    "retries": _either(lambda v: type(v) is int and v >= 0),
+    "retries": _either(lambda v: _is_int(v) and v >= 0),
     "retry_delay_seconds": _delays,
     "timeout_seconds": _either(lambda v: v is None or (_is_number(v) and v > 0)),
     "tags": _either(_is_strings, lambda v: tuple(sorted(set(v)))),
     "cache": _either(lambda v: isinstance(v, bool)),
-    "cache_version": _either(lambda v: v is None or isinstance(v, str) or type(v) is int),
+    "cache_version": _either(lambda v: v is None or isinstance(v, str) or _is_int(v)),
     "cache_expiration_seconds": _either(lambda v: v is None or (_is_number(v) and v > 0)),
     "persist_result": _either(lambda v: v is None or isinstance(v, bool)),
     "executor": _either(lambda v: isinstance(v, str) and v in ("thread", "process")),
@@ -124,13 +134,13 @@ REQUIREMENTS = {
     "inputs": 'a dict of strings, `{"parameter": "operation"}`',
     "when": '`"OPERATION"` or `"not OPERATION"`',
     "map": "a parameter name, or a list of distinct parameter names",
-    "retries": "a whole number ≥ 0",
-    "retry_delay_seconds": "a number ≥ 0 or a list of numbers ≥ 0",
-    "timeout_seconds": "a number > 0 or `None`",
+    "retries": "a whole number ≥ 0 (of at most 64 bits)",
+    "retry_delay_seconds": "a finite number ≥ 0 or a list of them",
+    "timeout_seconds": "a finite number > 0 or `None`",
     "tags": "a list of strings",
     "cache": "`True` or `False`",
-    "cache_version": "a string, a whole number or `None`",
-    "cache_expiration_seconds": "a number > 0 or `None`",
+    "cache_version": "a string, a whole number (of at most 64 bits) or `None`",
+    "cache_expiration_seconds": "a finite number > 0 or `None`",
     "persist_result": "`True`, `False` or `None`",
     "executor": '`"thread"` or `"process"`',
     "description": "a string",

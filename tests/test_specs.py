@@ -142,8 +142,22 @@ def test_check_fails_when_a_spec_changes_until_rebuilt(tmp_path):
     spec.write_text(spec.read_text().replace("retries: 0", "retries: 1").replace("take two", "take a few"))
     stale = _orchc(root, "check")
     assert stale.returncode == 1 and "update `nightly.take`: retries 0 -> 1" in stale.stdout
+    # at the step's place in the spec, where the change was made
+    assert "pipelines/nightly.yaml:9:9: OC405 [error] `flows.lock` is stale: update `nightly.take`" in stale.stdout
     assert "flow `nightly`: description 'Fetch, take two, render.' -> 'Fetch, take a few, render.'" in stale.stdout
     assert _orchc(root, "build").returncode == 0 and _orchc(root, "check").returncode == 0
+
+
+def test_a_glob_matching_no_spec_yet_is_a_warning_a_missing_file_an_error(tmp_path):
+    root = _project(tmp_path)
+    config = root / "pyproject.toml"
+    config.write_text(config.read_text().replace('pipelines = ["pipelines/*.yaml"]',
+                                                 'pipelines = ["pipelines/*.yaml", "pipelines/*.json"]'))
+    built = _orchc(root, "build")
+    assert built.returncode == 0 and "OC113 [warning] `pipelines` entry `pipelines/*.json` matches no spec" in built.stdout
+    config.write_text(config.read_text().replace('"pipelines/*.json"', '"pipelines/nightly.json"'))
+    refused = _orchc(root, "build")
+    assert refused.returncode == 2 and "OC104 [error] `pipelines` entry `pipelines/nightly.json`" in refused.stdout
 
 
 def _tree(root: Path) -> dict[str, bytes]:
@@ -179,6 +193,25 @@ def test_validate_reads_a_json_spec_from_standard_input(tmp_path):
     assert refused.returncode == 1 and "<stdin>:" in refused.stdout and "OC606" in refused.stdout
     agent["steps"][1]["params"]["limit"] = 2
     assert _orchc(root, "validate", "-", stdin=json.dumps(agent)).returncode == 0
+
+
+def test_a_new_version_of_a_project_spec_is_validated_in_its_place(tmp_path):
+    from compiler.api import validate_spec
+
+    root = _project(tmp_path)
+    new_version = (root / "pipelines" / "nightly.yaml").read_text().replace("limit: 2", "limit: 3")
+    twice = _orchc(root, "validate", "-", stdin=new_version)  # unnamed, it is a second pipeline `nightly`
+    assert twice.returncode == 1 and "`orchc validate - --as pipelines/nightly.yaml`" in twice.stdout
+    assert _orchc(root, "validate", "-", "--as", "pipelines/nightly.yaml", stdin=new_version).returncode == 0
+    assert validate_spec(new_version, str(root / "pipelines" / "nightly.yaml"), project=root) == ()
+    assert validate_spec(new_version, "pipelines/nightly.yaml", project=root) == ()
+
+
+def test_a_spec_that_is_not_utf8_is_a_diagnostic(tmp_path):
+    root = _project(tmp_path)
+    (root / "latin1.yaml").write_bytes("pipeline: caf\xe9\n".encode("latin-1"))
+    done = _orchc(root, "validate", "latin1.yaml")
+    assert done.returncode == 1 and "latin1.yaml:1:1: OC601 [error] the spec is not UTF-8 text" in done.stdout
 
 
 def test_validate_spec_in_memory_for_an_agent_loop(tmp_path):
@@ -281,6 +314,8 @@ def test_the_pure_core_finds_the_spec_files_glob_finds(tmp_path, pattern):
     ("map: [host, host]", "OC602", "is not a parameter name, or a list of distinct parameter names"),
     ("map: host\n    params: {host: abc}", "OC606", "is not a list to map over"),
     ("params: {source: .inf}", "OC606", "cannot be written as a Python literal"),
+    ("retries: 99999999999999999999999", "OC602", "of at most 64 bits"),  # the lock's TOML could not hold it
+    ("timeout_seconds: .inf", "OC602", "a finite number"),
 ])
 def test_bad_values_in_a_step_are_diagnostics_not_tracebacks(tmp_path, text, code, message):
     from compiler.api import validate_spec
@@ -290,6 +325,42 @@ def test_bad_values_in_a_step_are_diagnostics_not_tracebacks(tmp_path, text, cod
     found = [d for d in validate_spec(spec, "candidate.yaml", project=_project(tmp_path, source=source))
              if d.severity == "error"]
     assert [d.code for d in found] == [code] and message in found[0].message, found
+
+
+@pytest.mark.parametrize("params, fits", [
+    ("{items: [a, b], limit: 2}", True),
+    ("{items: [1, 2]}", False),
+    ("{items: [a, [b]]}", False),
+    ("{items: a}", False),
+])
+def test_a_steps_literal_is_checked_element_by_element(tmp_path, params, fits):
+    from compiler.api import validate_spec
+
+    spec = f"pipeline: agent\nsteps:\n  - id: one\n    use: docs.take\n    params: {params}\n"
+    found = [d for d in validate_spec(spec, "candidate.yaml", project=_project(tmp_path)) if d.severity == "error"]
+    assert [d.code for d in found] == ([] if fits else ["OC606"]), found
+    assert fits or "does not fit `list[str]`" in found[0].message
+
+
+def test_the_literal_check_reads_generic_annotations(tmp_path):
+    from compiler.specs.steps import _fits_type
+
+    assert _fits_type({"a": 1}, "dict[str, int] | None") and not _fits_type({"a": "x"}, "dict[str, int] | None")
+    assert _fits_type([1, "b"], "tuple[int, str]") and not _fits_type([1, 2], "tuple[int, str]")
+    assert _fits_type([1, 2, 3], "tuple[int, ...]") and not _fits_type([1, "b"], "tuple[int, ...]")
+    assert _fits_type([[True]], "list[list[bool]]") and not _fits_type([[1]], "list[list[bool]]")
+    assert _fits_type(["x"], "list[shop.Order]")  # a type orchc cannot check from a literal passes
+
+
+def test_a_step_running_an_async_function_in_a_process_is_refused(tmp_path):
+    from compiler.api import validate_spec
+
+    source = SOURCE + "\n\n    @operation(name=\"docs.wait\")\n    async def wait() -> int:\n        return 1\n"
+    spec = "pipeline: agent\ndefaults: {executor: process}\nsteps:\n  - id: one\n    use: docs.wait\n"
+    root = _project(tmp_path, source=source)
+    assert validate_spec(spec, "candidate.yaml", project=root) == ()  # a default is for the sync steps
+    found = validate_spec(spec + "    executor: process\n", "candidate.yaml", project=root)
+    assert [(d.code, d.span.line) for d in found] == [("OC602", 6)] and "is async" in found[0].message
 
 
 def test_json_specs_read_json_values_even_where_yaml_would_not(tmp_path):

@@ -45,6 +45,7 @@ def explanation(graph: Graph, name: str) -> dict[str, Any]:
     spans = {o.name: o.declared for o in graph.operations}
     incoming = {e.param: e for e in graph.edges if e.target == name and e.param is not None}
     flow_params = {p.name: p for flow in graph.flows for p in flow.params if name in p.consumers}
+    arguments = dict(op.options.arguments)  # a pipeline step's literal `params`
     inputs = []
     for param in op.params:
         entry: dict[str, Any] = {"parameter": param.name,
@@ -53,6 +54,8 @@ def explanation(graph: Graph, name: str) -> dict[str, Any]:
         if edge is not None:
             entry |= {"producer": edge.source, "rule": edge.reason, "via_group": edge.via_group,
                       "location": _where(spans[edge.source])}
+        elif param.name in arguments:
+            entry |= {"producer": None, "rule": "argument", "value": arguments[param.name]}
         else:
             flow_param = flow_params.get(param.name)
             entry |= {"producer": None, "rule": "flow parameter",
@@ -89,6 +92,8 @@ def explanation(graph: Graph, name: str) -> dict[str, Any]:
 def _input_line(entry: dict[str, Any]) -> str:
     annotation = f": {entry['annotation']}" if entry["annotation"] else ""
     head = f"  {entry['parameter']}{annotation}"
+    if entry["rule"] == "argument":
+        return f"{head} = {entry['value']} (the step's `params`)"
     if entry["producer"] is None:
         state = "required" if entry["required"] else f"default {entry['default']}"
         return f"{head} <- flow parameter ({state})"

@@ -15,7 +15,7 @@ import re
 from collections.abc import Mapping, Sequence
 
 from compiler.diagnostics import Diagnostic, did_you_mean
-from compiler.link.bind import without_none
+from compiler.link.bind import split_union, without_none
 from compiler.model import Edge, OperationSpec, TypeRef
 
 #: a collection annotation and its element type: `list[T]`, `tuple[T, ...]`, `Sequence[T]`…
@@ -66,6 +66,12 @@ def bind_when(op: OperationSpec, operations: Mapping[str, OperationSpec], groups
     return diagnostics
 
 
+def _fits_union(given: str, element: str) -> bool:
+    """Whether every element type `given` may be is one `element` admits (`int` fits `int | None`)."""
+    admitted = set(split_union(element))
+    return all(member in admitted for member in split_union(given))
+
+
 def check_mapped_inputs(operations: Mapping[str, OperationSpec], edges: Sequence[Edge]) -> list[Diagnostic]:
     """OC313: a mapped parameter bound to a producer that returns no list of its type.
     `operations` are lifted (`lift_mapped`); unannotated sides are not checked."""
@@ -81,7 +87,7 @@ def check_mapped_inputs(operations: Mapping[str, OperationSpec], edges: Sequence
         element = param.annotation.resolved[len("list["):-1]
         match = _COLLECTION.match(returns.resolved)  # `list[T] | None` may be None: no list to map over
         given = match.group("element") if match else None
-        if given is not None and (given == element or given in _ANY or element in _ANY):
+        if given is not None and (_fits_union(given, element) or given in _ANY or element in _ANY):
             continue
         diagnostics.append(Diagnostic(
             "OC313", f"`{consumer.name}` maps over `{edge.param}: {param.annotation.text[len('list['):-1]}`, "

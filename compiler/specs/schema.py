@@ -26,9 +26,11 @@ class Shape:
     """How a spec departs from the schema, and which of its parts can still be checked."""
 
     diagnostics: list[Diagnostic]
-    #: the spec's own values (`pipeline`, `steps`, `defaults`) are wrong: nothing can be checked
+    #: `pipeline` or `steps` itself is wrong: nothing of the spec can be checked
     broken: bool = False
-    #: indices of the steps whose values are wrong (an unknown key alone is ignored)
+    #: `defaults` has a wrong value: the steps are checked without the pipeline's defaults
+    broken_defaults: bool = False
+    #: indices of the steps with a wrong value (an unknown key alone is ignored)
     broken_steps: frozenset[int] = frozenset()
 
 
@@ -48,9 +50,16 @@ def check_shape(spec: Item) -> Shape:
             if isinstance(step.value, dict):
                 diagnostics += _unknown_keys(step, root["$defs"]["step"], "a step")
     errors = _schema_errors(spec)
-    broken_steps = {path[1] for path, _ in errors if len(path) > 1 and path[0] == "steps" and isinstance(path[1], int)}
-    broken = any(not (len(path) > 1 and path[0] == "steps" and isinstance(path[1], int)) for path, _ in errors)
-    return Shape(diagnostics + [d for _, d in errors], broken, frozenset(broken_steps))
+    paths = [path for path, _ in errors]
+    return Shape(
+        diagnostics + [d for _, d in errors],
+        broken=any(path[:1] not in (["defaults"], ["description"]) and not _in_a_step(path) for path in paths),
+        broken_defaults=any(path[:1] == ["defaults"] for path in paths),
+        broken_steps=frozenset(path[1] for path in paths if _in_a_step(path)))
+
+
+def _in_a_step(path: list) -> bool:
+    return len(path) > 1 and path[0] == "steps" and isinstance(path[1], int)
 
 
 def _unknown_keys(item: Item, rules: dict[str, Any], what: str) -> list[Diagnostic]:

@@ -63,7 +63,9 @@ def compile_pipelines(texts: Sequence[tuple[str, str] | Diagnostic], operations:
         shape = check_shape(tree)
         diagnostics += shape.diagnostics
         if not shape.broken:
-            specs.append(_Spec(path, *_without_steps(tree, shape.broken_steps), linked=not shape.diagnostics))
+            if shape.broken_defaults:  # checked without them: their own errors are reported already
+                tree = dataclasses.replace(tree, value={k: v for k, v in tree.value.items() if k != "defaults"})
+            specs.append(_Spec(path, tree, shape.broken_steps, linked=not shape.diagnostics))
     steps, found = compile_steps(specs, operations, defaults)
     descriptions = {spec.tree.get("pipeline").value: spec.tree.get("description").value
                     for spec in specs if spec.linked and spec.tree.get("description") is not None}
@@ -76,22 +78,9 @@ class _Spec:
 
     path: str
     tree: Item
-    #: ids of steps left out for their shape errors: other steps may still name them
-    left_out: frozenset[str] = frozenset()
+    #: indices of steps with shape errors: only their ids count (other steps may name them)
+    broken_steps: frozenset[int] = frozenset()
     linked: bool = True
-
-
-def _without_steps(tree: Item, broken: frozenset[int]) -> tuple[Item, frozenset[str]]:
-    """`tree` without the steps at the `broken` indices, and those steps' ids."""
-    if not broken:
-        return tree, frozenset()
-    steps = tree.get("steps")
-    kept = [step for index, step in enumerate(steps.value) if index not in broken]
-    ids = frozenset(step_id.value for index, step in enumerate(steps.value) if index in broken
-                    and isinstance(step.value, dict) and (step_id := step.get("id")) is not None
-                    and isinstance(step_id.value, str))
-    values = {**tree.value, "steps": dataclasses.replace(steps, value=kept)}
-    return dataclasses.replace(tree, value=values), ids
 
 
 def compile_steps(specs: Sequence[_Spec], operations: Sequence[OperationSpec],
@@ -114,7 +103,8 @@ def compile_steps(specs: Sequence[_Spec], operations: Sequence[OperationSpec],
 
 
 def _pipelines(specs: Sequence[_Spec], code: dict[str, OperationSpec]) -> tuple[list[_Pipeline], list[Diagnostic]]:
-    """Each spec's pipeline, its name checked and its step ids unique."""
+    """Each spec's pipeline, its name checked and its step ids unique (a step with shape
+    errors takes part with its id, when that is a string)."""
     pipelines, diagnostics, seen = [], [], {}
     for entry in specs:
         spec = entry.tree
@@ -126,21 +116,35 @@ def _pipelines(specs: Sequence[_Spec], code: dict[str, OperationSpec]) -> tuple[
                                           ((code[name].name_span, f"operation `{name}` is defined here"),)))
             continue
         if name in seen:
+            hint = "give each pipeline its own name"
+            if STDIN in (name_item.span.path, seen[name].path):  # most likely a new version of that file
+                other = seen[name].path if name_item.span.path == STDIN else name_item.span.path
+                hint += f", or, if the candidate is a new version of `{other}`, say so: `orchc validate - --as {other}`"
             diagnostics.append(Diagnostic("OC608", f"pipeline `{name}` is defined twice", name_item.span,
-                                          "give each pipeline its own name", ((seen[name], "first defined here"),)))
+                                          hint, ((seen[name], "first defined here"),)))
             continue
         seen[name] = name_item.span
         steps: dict[str, Item] = {}
-        for step in spec.get("steps").value:
+        left_out: set[str] = set()
+        for index, step in enumerate(spec.get("steps").value):
             step_id = step.get("id")
-            if step_id.value in steps:
+            if step_id is None or not isinstance(step_id.value, str):
+                continue  # its shape error says so
+            if step_id.value in steps or step_id.value in left_out:
                 diagnostics.append(Diagnostic("OC607", f"step id `{step_id.value}` is used twice in pipeline `{name}`",
                                               step_id.span, "give each step its own id",
-                                              ((steps[step_id.value].get("id").span, "first used here"),)))
-                continue
-            steps[step_id.value] = step
-        pipelines.append(_Pipeline(entry.path, spec, name, steps, entry.left_out - set(steps), entry.linked))
+                                              ((_first_span(spec, step_id.value), "first used here"),)))
+            elif index in entry.broken_steps:
+                left_out.add(step_id.value)
+            else:
+                steps[step_id.value] = step
+        pipelines.append(_Pipeline(entry.path, spec, name, steps, frozenset(left_out), entry.linked))
     return pipelines, diagnostics
+
+
+def _first_span(spec: Item, step_id: str) -> Span:
+    return next(step.get("id").span for step in spec.get("steps").value
+                if step.get("id") is not None and step.get("id").value == step_id)
 
 
 class _Hints:
@@ -232,8 +236,15 @@ def _options(pipeline: _Pipeline, step: Item, used: OperationSpec, defaults: tup
                                           f"write `map` as {REQUIREMENTS['map']}"))
         else:
             values["map"] = converted
-    if used.is_async:
-        values.pop("executor", None)  # async functions run on the event loop
+    if used.is_async:  # async functions run on the event loop; a default is for the sync ones
+        given = step.get("executor")
+        if given is not None and given.value == "process":
+            diagnostics.append(Diagnostic(
+                "OC602", f"`executor: process` for step `{step.get('id').value}`, whose function "
+                f"`{used.function}` is async", given.span,
+                "remove `executor` (async functions run on the event loop); the process executor is for sync "
+                "CPU-bound work"))
+        values.pop("executor", None)
     return values
 
 
@@ -355,12 +366,44 @@ def _argument_problem(value: Any, annotation: Any, mapped: bool) -> str | None:
 
 def _fits(value: Any, annotation: Any) -> bool:
     """Whether a literal fits an annotation, as far as orchc can tell from its text: the
-    builtins and their generics are checked at the top level, anything else passes."""
-    if annotation is None:
-        return True
-    for member in split_union(annotation.resolved):
-        base = member.split("[", 1)[0]
+    builtins and their generics are checked, element by element; anything else passes."""
+    return annotation is None or _fits_type(value, annotation.resolved)
+
+
+def _fits_type(value: Any, resolved: str) -> bool:
+    for member in split_union(resolved):
+        base, arguments = _generic(member)
         check = _CHECKED.get(base)
-        if check is None or check(value):
+        if check is None or (check(value) and _elements_fit(value, base, arguments)):
             return True
     return False
+
+
+def _elements_fit(value: Any, base: str, arguments: list[str]) -> bool:
+    if not arguments:
+        return True
+    if base in ("list", "set", "frozenset"):
+        return all(_fits_type(element, arguments[0]) for element in value)
+    if base == "tuple":
+        if len(arguments) == 2 and arguments[1] == "...":
+            return all(_fits_type(element, arguments[0]) for element in value)
+        return len(value) == len(arguments) and all(map(_fits_type, value, arguments))
+    if base == "dict" and len(arguments) == 2:
+        return all(_fits_type(key, arguments[0]) and _fits_type(item, arguments[1]) for key, item in value.items())
+    return True
+
+
+def _generic(annotation: str) -> tuple[str, list[str]]:
+    """`dict[str, list[int]]` -> (`dict`, [`str`, `list[int]`])."""
+    base, bracket, rest = annotation.partition("[")
+    if not bracket or not rest.endswith("]"):
+        return annotation, []
+    arguments, depth, start = [], 0, 0
+    inner = rest[:-1]
+    for index, char in enumerate(inner):
+        depth += (char == "[") - (char == "]")
+        if char == "," and depth == 0:
+            arguments.append(inner[start:index].strip())
+            start = index + 1
+    arguments.append(inner[start:].strip())
+    return base, arguments
