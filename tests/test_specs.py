@@ -111,6 +111,14 @@ def test_steps_are_operations_of_the_lock_with_the_stated_precedence(built):
     assert any(e.source == "nightly.render" and e.target == "report.publish" for e in lock.edges)
 
 
+def test_explain_shows_a_steps_literal_arguments_as_such(built):
+    shown = _orchc(built, "explain", "nightly.take")
+    assert shown.returncode == 0, shown.stderr
+    assert "  limit: int = 2 (the step's `params`)\n" in shown.stdout
+    assert "  items: list[str] <- nightly.fetch (rule: explicit `inputs=`" in shown.stdout
+    assert "flow parameter" not in shown.stdout
+
+
 def test_the_generated_task_of_a_step_leaves_its_literals_to_the_runtime(built):
     module = next((built).glob("gen_*/nightly.py")).read_text()
     assert '@runtime.task_body("nightly.take")\ndef nightly__take_task(items): ...' in module
