@@ -138,6 +138,10 @@ def _report(args: argparse.Namespace, diagnostics: Sequence[Diagnostic], success
 # -- build and check --------------------------------------------------------------------
 
 
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
 def _build(args: argparse.Namespace) -> int:
     from compiler.api import build
 
@@ -148,7 +152,7 @@ def _build(args: argparse.Namespace) -> int:
     operations, flows = result.analysis.counts
     changed = [*result.written, *(f"{p} (removed)" for p in result.removed)]
     detail = ("wrote " + ", ".join(changed)) if changed else "everything was already up to date"
-    return _report(args, result.diagnostics, f"built {operations} operations and {flows} flows: {detail}",
+    return _report(args, result.diagnostics, f"built {_count(operations, 'operation')} and {_count(flows, 'flow')}: {detail}",
                    root=root, changes=result.rewiring,
                    details=[("written", list(result.written)), ("removed", list(result.removed))])
 
@@ -171,7 +175,7 @@ def _check(args: argparse.Namespace) -> int:
     success = ""
     if analysis.ok:
         operations, flows = analysis.counts
-        success = f"{analysis.config.lock} is up to date ({operations} operations, {flows} flows)"
+        success = f"{analysis.config.lock} is up to date ({_count(operations, 'operation')}, {_count(flows, 'flow')})"
     return _report(args, diagnostics, success, root=analysis.root, changes=changes, diffs=diffs)
 
 

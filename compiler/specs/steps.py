@@ -86,19 +86,27 @@ class _Spec:
 def compile_steps(specs: Sequence[_Spec], operations: Sequence[OperationSpec],
                   defaults: tuple[tuple[str, Any], ...]) -> tuple[list[OperationSpec], list[Diagnostic]]:
     """The operations of the linked `specs`, given the code's `operations` (with the
-    project `defaults` applied) and the project `defaults`; every spec's mistakes."""
+    project `defaults` applied) and the project `defaults`; every spec's mistakes. A
+    pipeline with a mistake adds no step: the linker's findings about it come once it is
+    fixed."""
     code = {op.name: op for op in operations}
     pipelines, diagnostics = _pipelines(specs, code)
     names = {*code, *(f"{p.name}.{step}" for p in pipelines for step in (*p.steps, *p.left_out))}
     known = frozenset((*names, *naming.groups_of(sorted(names))))
     hints = _Hints(sorted(known))
+    troubled = {d.span.path for d in diagnostics}  # a duplicate step id
     steps = []
     for pipeline in pipelines:
+        built_steps, found = [], []
         for step_id, step in pipeline.steps.items():
-            built, found = _step(pipeline, step_id, step, code, known, defaults, hints)
-            diagnostics += found
-            if built is not None and pipeline.linked:
-                steps.append(built)
+            built, problems = _step(pipeline, step_id, step, code, known, defaults, hints)
+            found += problems
+            built_steps += [built] if built is not None else []
+        diagnostics += found
+        # linked with a mistake, its steps would report it again, garbled (an input to a
+        # step that is not there)
+        if pipeline.linked and not found and pipeline.path not in troubled:
+            steps += built_steps
     return steps, diagnostics
 
 
