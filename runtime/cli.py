@@ -172,6 +172,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         check_generated(registry.root, registry.lock, flow, registry.lock_path)
     params = parse_params(registry, flow, args.param, args.params_file)
     _choose_task_runner(args, engine)
+    # refused now, not once the flow has run in vain (and its result is lost)
+    _refuse_unwritable(args.summary, "--summary", folder=False)
+    if engine == "local":  # the only engine that writes it
+        _refuse_unwritable(args.artifacts_dir, "--artifacts-dir", folder=True)
     report = _new_report(engine, flow.name)
     if args.no_cache:  # Prefect's setting, read when it is imported: compute again, store anew
         os.environ["PREFECT_TASKS_REFRESH_CACHE"] = "true"
@@ -182,9 +186,30 @@ def _dispatch(args: argparse.Namespace) -> int:
     except FlowFailed:
         _write_summary(args.summary, flow.name, engine, report, True, time.perf_counter() - start)
         raise
-    _write_summary(args.summary, flow.name, engine, report, False, time.perf_counter() - start)
     sys.stdout.write(to_json(result, indent=2, serialize_unknown=True).decode() + "\n")
+    _write_summary(args.summary, flow.name, engine, report, False, time.perf_counter() - start)
     return _exit(0, report)
+
+
+def _refuse_unwritable(path: Path | None, option: str, folder: bool) -> None:
+    """RuntimeUsageError when the run could not write `path` (a `folder`, else a file):
+    a folder where a file goes or the reverse, a file among its parents, no write access."""
+    if path is None:
+        return
+    wanted = "a folder" if folder else "a file"
+    if path.exists():
+        if path.is_dir() != folder:
+            raise RuntimeUsageError(f"{option} `{path}` is {'a file' if folder else 'a folder'}, not {wanted}",
+                                    f"give {wanted} path for {option}")
+        existing = path
+    else:  # the nearest parent that exists, where the missing folders are made
+        existing = next(parent for parent in path.absolute().parents if parent.exists())
+        if not existing.is_dir():
+            raise RuntimeUsageError(f"{option} `{path}` is under `{existing}`, which is a file",
+                                    f"give {wanted} path for {option}")
+    if not os.access(existing, os.W_OK):
+        raise RuntimeUsageError(f"{option} `{path}`: `{existing}` is not writable",
+                                f"give {wanted} path you may write for {option}")
 
 
 def _write_summary(path: Path | None, flow: str, engine: str, report: Any, failed: bool, seconds: float) -> None:

@@ -72,9 +72,10 @@ class EnvironmentFailure(OrchcRuntimeError):
 class FlowFailed(OrchcRuntimeError):
     """One or more operations of a flow failed; their downstream operations were skipped.
 
-    `failures` maps each failed operation to `ExcType: message`; `skipped` lists the
-    operations not run because something upstream failed; `report` is the engine's run
-    record when it has one (the local engine's `RunReport`).
+    `failures` maps each failed operation, or each failed element `OP[i]` of a mapped
+    one, to `ExcType: message`; `skipped` lists the operations not run because something
+    upstream failed; `report` is the engine's run record when it has one (the local
+    engine's `RunReport`).
     """
 
     def __init__(
@@ -87,7 +88,8 @@ class FlowFailed(OrchcRuntimeError):
         super().__init__(self._describe())
 
     def _describe(self) -> str:
-        lines = [f"flow `{self.flow}` failed: {len(self.failures)} operation(s) failed"]
+        operations = {name.split("[", 1)[0] for name in self.failures}  # a mapped one's elements count once
+        lines = [f"flow `{self.flow}` failed: {len(operations)} operation(s) failed"]
         lines += [f"  - `{name}` failed: {error}" for name, error in self.failures.items()]
         if self.skipped:
             names = ", ".join(f"`{name}`" for name in self.skipped)
@@ -99,3 +101,9 @@ def describe_exception(error: BaseException) -> str:
     """`ExcType: message`, the form failures are reported in."""
     text = str(error)
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def not_a_list(op: str, param: str, value: Any) -> str:
+    """Why mapped operation `op` cannot map over `value`, bound to `param`: both engines
+    map over exactly a list, what the lock's lifted `list[T]` promises."""
+    return f"`{op}` maps over `{param}`, which is {type(value).__name__}, not a list"

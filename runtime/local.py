@@ -54,7 +54,7 @@ from typing import Any, Literal, NamedTuple
 from compiler.lock.lockfile import ELEMENT_WORKERS, LockFlow, LockOperation
 from compiler.pools import process_pool
 from runtime import deadlines
-from runtime.errors import FlowFailed, RuntimeUsageError, describe_exception
+from runtime.errors import FlowFailed, RuntimeUsageError, describe_exception, not_a_list
 from runtime.publish import call_as, current_operation, use_artifacts_folder
 from runtime.registry import Registry
 from runtime.result_cache import CacheError, ResultStore
@@ -82,6 +82,8 @@ class OpRecord:
     reason: str | None = None
     #: how many elements a mapped operation ran over (each called 1 + its retries used)
     elements: int = 1
+    #: a mapped operation's elements that failed, each its own record named `OP[i]`
+    failed_elements: tuple[OpRecord, ...] = ()
 
 
 @dataclass
@@ -100,7 +102,12 @@ class RunReport:
 
     @property
     def failures(self) -> dict[str, str]:
-        return {name: self.operations[name].error or "" for name in self.names("failed")}
+        """`ExcType: message` by failed operation, or by failed element (`OP[i]`), as under Prefect."""
+        failures = {}
+        for name in self.names("failed"):
+            record = self.operations[name]
+            failures.update((failed.name, failed.error or "") for failed in record.failed_elements or (record,))
+        return failures
 
 
 class _Step(NamedTuple):
@@ -449,6 +456,8 @@ class _Run:
         if step.when is not None:
             target, negated = step.when
             if bool(self.results.get(target)) == negated:
+                if target in self.dormant:  # its None says nothing: it never ran
+                    return f"its condition `{target}` was skipped"
                 return f"its condition `{'not ' if negated else ''}{target}` is false"
         dormant = self.dormant
         if dormant:
@@ -605,10 +614,9 @@ class _Run:
         self._record_outcome(step, record, completed)
         self._finish(index, completed)
 
-    async def _call_until_done(self, step: _Step, record: OpRecord, kwargs: dict[str, Any],
-                               label: str = "") -> tuple[bool, Any]:
+    async def _call_until_done(self, step: _Step, record: OpRecord, kwargs: dict[str, Any]) -> tuple[bool, Any]:
         """(completed, result) of one call with its retries: the stored result when the
-        step is cached and one is stored. `label` names the element of a mapped step."""
+        step is cached and one is stored. `record` is the step's, or its element's."""
         try:
             key, hit, value = self._cached(step, record, kwargs)
         except CacheError as error:  # inputs that cannot be stored: no attempt can help
@@ -621,7 +629,7 @@ class _Run:
             try:
                 value = await (step.function(**kwargs) if step.direct else self._call(step, kwargs))
             except Exception as error:  # the user's operation failed: record it, maybe retry
-                record.error = label + describe_exception(error)
+                record.error = describe_exception(error)
                 if attempt <= step.op.retries:
                     await self._before_retry(step, record, attempt)
             else:
@@ -636,21 +644,25 @@ class _Run:
         columns = []
         for name in step.mapped:
             value = kwargs.get(name)
-            try:
-                columns.append(list(value))
-            except TypeError:
-                record.error = f"`{step.name}` maps over `{name}`, which is {type(value).__name__}, not a list"
+            if not isinstance(value, list):  # a str would map over its characters, a dict over its keys
+                record.error = not_a_list(step.name, name, value)
                 return False, None
+            columns.append(value)
         lengths = {len(column) for column in columns}
         if len(lengths) > 1:
             sizes = ", ".join(f"`{name}` has {len(column)}" for name, column in zip(step.mapped, columns))
             record.error = f"`{step.name}` maps over elements of unequal lengths: {sizes}"
             return False, None
         record.elements = len(columns[0]) if columns else 0
-        calls = [self._call_until_done(step, record, {**kwargs, **dict(zip(step.mapped, values))}, f"[{i}] ")
-                 for i, values in enumerate(zip(*columns))]
+        # each element counts its own attempts: a failure names the element and its attempts
+        elements = [OpRecord(f"{step.name}[{i}]") for i in range(record.elements)]
+        calls = [self._call_until_done(step, element, {**kwargs, **dict(zip(step.mapped, values))})
+                 for element, values in zip(elements, zip(*columns))]
         outcomes = await asyncio.gather(*calls)
-        if all(done for done, _ in outcomes):
+        record.attempts = sum(element.attempts for element in elements)
+        record.cached = any(element.cached for element in elements)
+        record.failed_elements = tuple(element for element, (done, _) in zip(elements, outcomes) if not done)
+        if not record.failed_elements:
             return True, [value for _, value in outcomes]
         return False, None
 
@@ -678,7 +690,7 @@ class _Run:
 
     async def _before_retry(self, step: _Step, record: OpRecord, attempt: int) -> None:
         delay = _delay(step.op, attempt - 1)
-        logger.warning("`%s` attempt %d/%d failed: %s; retrying in %gs", step.name,
+        logger.warning("`%s` attempt %d/%d failed: %s; retrying in %gs", record.name,
                        attempt, step.op.retries + 1, record.error, delay)
         await asyncio.sleep(delay)
 
@@ -689,7 +701,11 @@ class _Run:
                 logger.info("`%s` completed in %.2fs", step.name, record.duration)
         else:
             record.state = "failed"
-            logger.error("`%s` failed after %d attempt(s): %s", step.name, record.attempts, record.error)
+            for failed in record.failed_elements or (record,):
+                if failed.attempts:
+                    logger.error("`%s` failed after %d attempt(s): %s", failed.name, failed.attempts, failed.error)
+                else:  # refused before any call: unequal lengths, inputs that cannot be stored…
+                    logger.error("`%s` failed: %s", failed.name, failed.error)
 
     async def _call(self, step: _Step, kwargs: dict[str, Any]) -> Any:
         """One call of a step that is not `direct`: sync, positional-only or timed out."""

@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from runtime.errors import describe_exception
+from runtime.errors import describe_exception, not_a_list
 
 
 @dataclass
@@ -92,6 +92,8 @@ async def _decide(plan: Any, op: str, task: Any, parameters: Mapping[str, Any],
         except Exception as error:  # a result whose truth cannot be told (an array): the operation fails
             return _fail(op, f"its condition `{target}` cannot be tested for truth: {describe_exception(error)}", waits)
         if not runs:
+            if outcomes[target].skipped is not None:  # its None says nothing: it never ran
+                return _skip(op, f"its condition `{target}` was skipped", waits)
             return _skip(op, f"its condition `{'not ' if negated else ''}{target}` is false", waits)
     arguments: dict[str, Any] = {name: parameters[name] for name in plan.takes[op]}
     for param, source in plan.inputs[op]:
@@ -125,10 +127,9 @@ async def _map(op: str, task: Any, mapped: tuple[str, ...], arguments: dict[str,
             except Exception:
                 return _skip(op, f"upstream `{sources[name]}` did not complete", waits, after_failure=True)
             value = value if elements else resolved
-        try:
-            columns.append(list(value))
-        except TypeError:
-            return _fail(op, f"`{op}` maps over `{name}`, which is {type(value).__name__}, not a list", waits)
+        if not isinstance(value, list):  # a str would map over its characters, a dict over its keys
+            return _fail(op, not_a_list(op, name, value), waits)
+        columns.append(value)
     lengths = {len(column) for column in columns}
     if len(lengths) > 1:
         sizes = ", ".join(f"`{name}` has {len(column)}" for name, column in zip(mapped, columns))
@@ -160,11 +161,21 @@ async def _result(outcome: Outcome) -> Any:
 # -- the task runs of skips and of failures the flow finds itself ------------------------
 
 
+#: how a skipped task run's state message starts, for the UI, where it stands alone
+_SKIPPED = "skipped: "
+
+
 def skipped_state(reason: str) -> Any:
     """The final state of a skipped operation's task run."""
     from prefect.states import Completed
 
-    return Completed(name="Skipped", message=f"skipped: {reason}")
+    return Completed(name="Skipped", message=_SKIPPED + reason)
+
+
+def skip_reason(message: str | None) -> str | None:
+    """The reason a skipped task run's state message gives (`skipped_state`'s), as the
+    run summary words it."""
+    return message[len(_SKIPPED):] if message and message.startswith(_SKIPPED) else message
 
 
 def _skip_body(reason: str) -> Any:

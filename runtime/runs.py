@@ -1,6 +1,7 @@
 """Runs of deployments on a Prefect server: `submit` queues one without waiting, `status`
 reads a run's state and each operation's state, attempts and duration (waiting for a
-final state when asked)."""
+final state when asked), as the run's summary shows them: from its task runs, and from
+the summary artifact for an operation that has none (a map over an empty list)."""
 
 from __future__ import annotations
 
@@ -8,18 +9,38 @@ import asyncio
 import json
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
+from compiler import naming
 from runtime.deployments import full_name, require_api, selected
-from runtime.errors import RuntimeUsageError
+from runtime.errors import EnvironmentFailure, OrchcRuntimeError, RuntimeUsageError
 from runtime.params import parse_params
+from runtime.prefect_branches import skip_reason
 from runtime.prefect_flows import task_run_figures
 from runtime.registry import Registry
 
 #: how often `status --wait` asks the server
 POLL_SECONDS = 1.0
+_SERVER_HINT = ("check PREFECT_API_URL: it must name the server the run was submitted to "
+                "(`prefect server start` starts one); then retry")
+
+
+def _on_server(work: Coroutine[Any, Any, Any]) -> Any:
+    """What `work` returns from the Prefect API; an unreachable API is an
+    EnvironmentFailure with a hint, as when a flow runs, not a traceback."""
+    from runtime.prefect_engine import environment_failure
+
+    try:
+        return asyncio.run(work)
+    except OrchcRuntimeError:
+        raise
+    except Exception as error:  # Prefect's and httpx's own errors: recognised, or a bug to report
+        failure = environment_failure(error)
+        if failure is None:
+            raise
+        raise EnvironmentFailure(failure.message, _SERVER_HINT) from None
 
 
 def submit(registry: Registry, name: str, assignments: Sequence[str], params_file: Path | None = None) -> dict[str, Any]:
@@ -32,7 +53,7 @@ def submit(registry: Registry, name: str, assignments: Sequence[str], params_fil
     flow = registry.flow(deployment.flow)
     preset = json.loads(deployment.parameters)
     values = parse_params(registry, flow, list(assignments), params_file, preset=preset)
-    return asyncio.run(_submit(full_name(deployment), to_jsonable_python(values)))
+    return _on_server(_submit(full_name(deployment), to_jsonable_python(values)))
 
 
 async def _submit(name: str, parameters: dict[str, Any]) -> dict[str, Any]:
@@ -58,7 +79,7 @@ def status(run_id: str, wait: bool, timeout: float | None = None, registry: Regi
         run_uuid = uuid.UUID(run_id)
     except ValueError:
         raise RuntimeUsageError(f"`{run_id}` is not a flow-run id", "give the id `submit` printed") from None
-    return asyncio.run(_status(run_uuid, wait, timeout, registry))
+    return _on_server(_status(run_uuid, wait, timeout, registry))
 
 
 async def _status(run_id: uuid.UUID, wait: bool, timeout: float | None, registry: Registry | None) -> dict[str, Any]:
@@ -78,6 +99,7 @@ async def _status(run_id: uuid.UUID, wait: bool, timeout: float | None, registry
         flow = await client.read_flow(run.flow_id)
         deployment = await client.read_deployment(run.deployment_id) if run.deployment_id else None
         task_runs = await client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run_id])))
+        summary = await _summary_rows(client, run_id, flow.name)
     state = run.state
     return {
         "id": str(run.id),
@@ -87,8 +109,26 @@ async def _status(run_id: uuid.UUID, wait: bool, timeout: float | None, registry
         "state": state.name if state else "Unknown",
         "final": bool(state and state.is_final()),
         "message": state.message if state and state.message else None,
-        "operations": _operations(task_runs, _flow_operations(registry, flow.name)),
+        "operations": _operations(task_runs, _flow_operations(registry, flow.name), summary),
     }
+
+
+async def _summary_rows(client: Any, run_id: uuid.UUID, flow_name: str) -> dict[str, dict[str, Any]]:
+    """The rows of the run's summary artifact by operation (`runtime.prefect_flows`
+    publishes it as the run ends), {} before then. Rows of another shape are left out:
+    the server holds what anyone wrote."""
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, ArtifactFilterKey
+
+    found = await client.read_artifacts(artifact_filter=ArtifactFilter(
+        flow_run_id=ArtifactFilterFlowRunId(any_=[run_id]), key=ArtifactFilterKey(any_=[naming.artifact_key(flow_name)])))
+    data = found[0].data if found else None
+    try:
+        rows = json.loads(data) if isinstance(data, str) else data
+    except ValueError:
+        return {}
+    if not isinstance(rows, list):
+        return {}
+    return {row["operation"]: row for row in rows if isinstance(row, dict) and isinstance(row.get("operation"), str)}
 
 
 def _flow_operations(registry: Registry | None, flow_name: str) -> list[str]:
@@ -108,22 +148,45 @@ def _operation_of(task_name: str, operations: Sequence[str]) -> str:
     return task_name.rsplit("-", 1)[0]
 
 
-def _operations(task_runs: Sequence[Any], operations: Sequence[str]) -> list[dict[str, Any]]:
-    """One row per operation, in the flow's order; those without a task run never started."""
-    rows: dict[str, dict[str, Any]] = {name: {"operation": name, "state": "NotStarted", "attempts": 0,
-                                              "duration_s": None, "reason": None} for name in operations}
+def _operations(task_runs: Sequence[Any], operations: Sequence[str],
+                summary: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per operation, in the flow's order (the lock's, else the summary's): its
+    task run's, or each element's of a mapped one; for one without a task run (an empty
+    map has none) the run summary's row, as `--summary` shows it, else NotStarted."""
+    names = list(dict.fromkeys([*operations, *summary]))
+    rows: dict[str, dict[str, Any]] = {}
     for task_run in sorted(task_runs, key=lambda t: (t.name, str(t.id))):
-        name = _operation_of(task_run.name, operations)
-        attempts, duration = task_run_figures(task_run)
-        state = task_run.state
-        rows[name] = {"operation": name, "state": state.name if state else "Unknown",
-                      "attempts": attempts, "duration_s": duration,
-                      "reason": state.message if state is not None and state.name == "Skipped" else None}
-        if name != _base(name):  # an element: its mapped operation has no run of its own
-            rows.pop(_base(name), None)
-    order = {name: index for index, name in enumerate(operations)}
+        name = _operation_of(task_run.name, names)
+        rows[name] = _task_run_row(name, task_run)
+    ran = {_base(name) for name in rows}
+    for name in names:
+        if name not in ran:
+            rows[name] = _summarised(summary[name]) if name in summary else {
+                "operation": name, "state": "NotStarted", "attempts": 0, "duration_s": None, "reason": None}
+    order = {name: index for index, name in enumerate(names)}
     return sorted(rows.values(), key=lambda row: (order.get(_base(row["operation"]), len(order)),
                                                   _element_index(row["operation"]), row["operation"]))
+
+
+def _task_run_row(name: str, task_run: Any) -> dict[str, Any]:
+    """A task run's row; a skip's, as the summary shows it: no attempt, no duration (its
+    task run only records the skip), the reason without the UI's `skipped: `."""
+    state = task_run.state
+    if state is not None and state.name == "Skipped":
+        return {"operation": name, "state": "Skipped", "attempts": 0, "duration_s": None,
+                "reason": skip_reason(state.message)}
+    attempts, duration = task_run_figures(task_run)
+    return {"operation": name, "state": state.name if state else "Unknown", "attempts": attempts,
+            "duration_s": duration, "reason": None}
+
+
+def _summarised(row: dict[str, Any]) -> dict[str, Any]:
+    """A summary artifact's row in status's shape; a field of the wrong type shows as unknown."""
+    state, attempts, duration, reason = (row.get(key) for key in ("state", "attempts", "duration_s", "reason"))
+    return {"operation": row["operation"], "state": state if isinstance(state, str) else "Unknown",
+            "attempts": attempts if isinstance(attempts, int) else 0,
+            "duration_s": duration if isinstance(duration, (int, float)) else None,
+            "reason": reason if isinstance(reason, str) else None}
 
 
 def _base(name: str) -> str:

@@ -13,6 +13,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from runtime.errors import RuntimeUsageError
+
 SCHEMA = "orchc-run-summary/1"
 SCHEMA_FILE = Path(__file__).parent / "schemas" / "run-summary.schema.json"
 
@@ -38,5 +40,11 @@ def document(flow: str, engine: str, failed: bool, seconds: float, rows: Sequenc
 
 
 def write(path: Path, summary: Mapping[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    """Write `summary` to `path`; RuntimeUsageError when it cannot be written (the CLI
+    checked the path before the run, but a disk fills up)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    except OSError as error:
+        raise RuntimeUsageError(f"cannot write the summary `{path}`: {error.strerror or error}",
+                                "give --summary a file path you may write") from None

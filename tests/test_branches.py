@@ -74,6 +74,30 @@ SOURCE = '''
     @operation(name="f.later", depends_on="f.after")
     def later() -> int:
         return 1
+
+    @operation(name="m.word")
+    def word(kind: str = "str") -> list[str]:
+        return {"str": "abc", "tuple": ("a", "b")}[kind]  # not the list its annotation promises
+
+    @operation(name="m.each", map="word")
+    def each(word: str) -> str:
+        return word
+
+    @operation(name="r.bad", map="host", inputs={"host": "h.hosts"}, retries=1)
+    def bad(host: str) -> str:
+        raise ValueError("bad " + host)
+
+    @operation(name="g.flag")
+    def flag() -> bool:
+        return False
+
+    @operation(name="g.maybe", when="g.flag")
+    def maybe() -> bool:
+        return True
+
+    @operation(name="g.on_maybe", when="g.maybe")
+    def on_maybe() -> str:
+        return "ran"
 '''
 
 
@@ -205,7 +229,55 @@ def test_unequal_zipped_lengths_fail_the_operation_naming_it(project, engine):
     assert "`z.pairs` maps over elements of unequal lengths: `a` has 2, `b` has 1" in result.stderr
     assert rows["z.pairs"]["state"] == "Failed"
     assert rows["z.double"]["state"] == "Skipped" and rows["z.double"]["reason"] == "upstream `z.pairs` did not complete"
+    assert "attempt(s)" not in result.stderr  # no element was called
     _task_runs(engine, "z")
+
+
+@pytest.mark.parametrize("kind", ["str", "tuple"])
+def test_a_mapped_value_that_is_not_a_list_fails_the_operation(project, engine, kind):
+    """"abc" would map over its characters, a tuple as if it were the promised list."""
+    result, rows = _run(project, engine, "m", "--param", f"kind={kind}")
+    assert result.returncode == 1, result.stderr[-3000:]
+    assert f"`m.each` maps over `word`, which is {kind}, not a list" in result.stderr
+    assert rows["m.each"]["state"] == "Failed" and rows["m.each"]["attempts"] == 0
+    runs = _task_runs(engine, "m", {"m.each"})
+    if runs:
+        assert not any(name.startswith("m.each[") for name in runs)
+
+
+def test_a_failed_mapped_operation_names_each_failed_element_with_its_attempts(project, engine):
+    result, rows = _run(project, engine, "r", "--param", "names=a,b")
+    assert result.returncode == 1, result.stderr[-3000:]
+    assert "flow `r` failed: 1 operation(s) failed" in result.stderr
+    assert "`r.bad[0]` failed: ValueError: bad a" in result.stderr
+    assert "`r.bad[1]` failed: ValueError: bad b" in result.stderr
+    if engine == "local":  # the engine's own log line: each element was called twice, not 4 times
+        assert "`r.bad[1]` failed after 2 attempt(s): ValueError: bad b" in result.stderr
+    assert "after 4 attempt(s)" not in result.stderr
+    assert rows["r.bad"]["state"] == "Failed" and rows["r.bad"]["attempts"] == 4  # the summary sums them
+
+
+def test_a_skipped_condition_skips_as_skipped_not_as_false(project, engine):
+    result, rows = _run(project, engine, "g")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert rows["g.maybe"]["reason"] == "its condition `g.flag` is false"
+    assert rows["g.on_maybe"]["reason"] == "its condition `g.maybe` was skipped"
+    runs = _task_runs(engine, "g", {"g.on_maybe"})
+    if runs:
+        assert runs["g.on_maybe"]["state"]["message"] == "skipped: its condition `g.maybe` was skipped"
+
+
+def test_status_agrees_with_the_summary(project, prefect_server):
+    """A skip made no attempt, an empty map (which has no task run) completed, and the
+    reasons read the same."""
+    result, rows = _run(project, "prefect", "h", "--param", "names=")
+    assert result.returncode == 0, result.stderr[-3000:]
+    flow_run = _task_runs("prefect", "h", {"h.verify", "h.restart"})["h.verify"]["flow_run_id"]
+    status = _status(project, flow_run)
+    names, fields = ("h.hosts", "h.check", "h.restart", "h.strict", "h.verify"), ("state", "attempts", "reason")
+    shown = {name: {key: status[name][key] for key in fields} for name in names}
+    assert shown == {name: {key: rows[name][key] for key in fields} for name in names}
+    assert rows["h.check"] == {**rows["h.check"], "state": "Completed", "attempts": 0}
 
 
 def test_downstream_of_a_failure_ends_skipped_not_pending(project, engine):
@@ -234,8 +306,8 @@ def test_the_lock_records_conditions_and_lifted_types(project):
         ["host"], "list[bool]", "h.any_down", "not h.any_down")
     assert [(p.name, p.type) for p in pairs.params] == [("a", "list[int]"), ("b", "list[int]")]
     assert {(e.source, e.target) for e in lock.edges if e.reason == "when"} == {
-        ("h.any_down", "h.restart"), ("h.any_down", "h.calm")} and all(
-        e.param is None for e in lock.edges if e.reason == "when")
+        ("h.any_down", "h.restart"), ("h.any_down", "h.calm"), ("g.flag", "g.maybe"), ("g.maybe", "g.on_maybe")}
+    assert all(e.param is None for e in lock.edges if e.reason == "when")
     z = lock.flow("z")
     assert [(p.name, p.annotation) for p in z.params] == [("a", "list[int]"), ("b", "list[int]")]
     assert "h.any_down" not in lock.flow("h").sinks  # its result is taken, as the condition

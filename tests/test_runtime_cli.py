@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -301,3 +302,47 @@ def test_timed_out_sync_operation_does_not_hang_the_command(tmp_path):
     assert done.returncode == 1
     assert "`stuck` failed: TimeoutError: `stuck` did not finish within 0.2s" in done.stderr
     assert "exiting without waiting" in done.stderr
+
+
+def _command(*argv: str, cwd, **env: str) -> subprocess.CompletedProcess:
+    """`python -m runtime ARGV` in a process of its own."""
+    environ = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), **env}
+    return subprocess.run([sys.executable, "-m", "runtime", *argv], cwd=cwd, capture_output=True, text=True,
+                          timeout=120, env=environ)
+
+
+@pytest.mark.parametrize(("option", "where", "expected"), [
+    ("--summary", "folder", "--summary `{path}` is a folder, not a file"),
+    ("--summary", "file/summary.json", "--summary `{path}` is under `{root}/file`, which is a file"),
+    ("--artifacts-dir", "file", "--artifacts-dir `{path}` is a file, not a folder"),
+    ("--artifacts-dir", "file/artifacts", "--artifacts-dir `{path}` is under `{root}/file`, which is a file"),
+])
+def test_an_unwritable_output_is_refused_before_the_flow_runs(checked_project, tmp_path, option, where, expected):
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "file").write_text("")
+    path = tmp_path / where
+    done = _command("stats", "--engine", "local", "--param", "keywords=x", "--param", "pages=[1]",
+                    option, str(path), "--project", str(checked_project.root), cwd=tmp_path)
+    assert done.returncode == 2 and done.stdout == "", done.stderr
+    assert done.stderr.startswith("error: " + expected.format(path=path, root=tmp_path)), done.stderr
+    assert "hint: give a" in done.stderr and "Traceback" not in done.stderr
+    assert "`jobs.fetch` completed" not in done.stderr  # refused before anything ran
+
+
+def test_a_summary_in_a_folder_yet_to_be_made_is_accepted(checked_project, tmp_path):
+    path = tmp_path / "new" / "summary.json"
+    done = _command("stats", "--engine", "local", "--param", "keywords=x", "--param", "pages=[1]",
+                    "--summary", str(path), "--project", str(checked_project.root), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"stats.first": "x-1", "stats.size": 1}
+    assert json.loads(path.read_text())["state"] == "Completed"
+
+
+@pytest.mark.parametrize("wait", [[], ["--wait", "--timeout", "3"]])
+def test_status_with_an_unreachable_api_is_an_environment_failure(tmp_path, wait):
+    """As when a flow runs against it: one message and a hint, exit 2, no traceback."""
+    done = _command("status", "00000000-0000-0000-0000-000000000000", *wait, cwd=tmp_path,
+                    PREFECT_API_URL="http://127.0.0.1:1/api", PREFECT_HOME=str(tmp_path / "home"))
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith("error: cannot reach the Prefect API at http://127.0.0.1:1/api ("), done.stderr
+    assert "hint: check PREFECT_API_URL" in done.stderr and "Traceback" not in done.stderr
