@@ -15,7 +15,8 @@ import asyncio
 import hashlib
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from compiler.diagnostics import did_you_mean
@@ -27,6 +28,25 @@ from runtime.trust import check_generated
 
 #: how many lines of `orchc check`'s findings a refusal shows
 _SHOWN_FINDINGS = 10
+_SERVER_HINT = ("check PREFECT_API_URL: it must name a running Prefect server (`prefect server start` "
+                "starts one); then retry")
+
+
+@contextmanager
+def api_errors() -> Iterator[None]:
+    """Talking to the Prefect API: one that cannot be reached is an EnvironmentFailure
+    with a hint, as when a flow runs, not a traceback."""
+    from runtime.prefect_engine import environment_failure
+
+    try:
+        yield
+    except OrchcRuntimeError:
+        raise
+    except Exception as error:  # Prefect's and httpx's own errors: recognised, or a bug to report
+        failure = environment_failure(error)
+        if failure is None:
+            raise
+        raise EnvironmentFailure(failure.message, _SERVER_HINT) from None
 
 
 class UnbuiltProjectError(OrchcRuntimeError):
@@ -129,7 +149,8 @@ def deploy(registry: Registry, names: Sequence[str], working_dir: str | None = N
     set_current_registry(registry)
     flows = {d.flow: flow_object(registry, d.flow) for d in deployments}
     folder = working_dir or str(registry.root)
-    return asyncio.run(_deploy(registry, deployments, flows, folder))
+    with api_errors():
+        return asyncio.run(_deploy(registry, deployments, flows, folder))
 
 
 async def _deploy(registry: Registry, deployments: list[LockDeployment], flows: dict[str, Any], folder: str) -> list[str]:
@@ -246,7 +267,8 @@ def serve(registry: Registry, names: Sequence[str]) -> list[str]:
     runners = [_runner_deployment(registry, deployment) for deployment in deployments]
     from prefect import serve as prefect_serve
 
-    prefect_serve(*runners, print_starting_message=True)
+    with api_errors():
+        prefect_serve(*runners, print_starting_message=True)
     return [f"stopped serving {len(runners)} deployment(s)"]
 
 

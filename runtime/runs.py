@@ -9,13 +9,13 @@ import asyncio
 import json
 import time
 import uuid
-from collections.abc import Coroutine, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from compiler import naming
-from runtime.deployments import full_name, require_api, selected
-from runtime.errors import EnvironmentFailure, OrchcRuntimeError, RuntimeUsageError
+from runtime.deployments import api_errors, full_name, require_api, selected
+from runtime.errors import RuntimeUsageError
 from runtime.params import parse_params
 from runtime.prefect_branches import skip_reason
 from runtime.prefect_flows import task_run_figures
@@ -23,24 +23,6 @@ from runtime.registry import Registry
 
 #: how often `status --wait` asks the server
 POLL_SECONDS = 1.0
-_SERVER_HINT = ("check PREFECT_API_URL: it must name the server the run was submitted to "
-                "(`prefect server start` starts one); then retry")
-
-
-def _on_server(work: Coroutine[Any, Any, Any]) -> Any:
-    """What `work` returns from the Prefect API; an unreachable API is an
-    EnvironmentFailure with a hint, as when a flow runs, not a traceback."""
-    from runtime.prefect_engine import environment_failure
-
-    try:
-        return asyncio.run(work)
-    except OrchcRuntimeError:
-        raise
-    except Exception as error:  # Prefect's and httpx's own errors: recognised, or a bug to report
-        failure = environment_failure(error)
-        if failure is None:
-            raise
-        raise EnvironmentFailure(failure.message, _SERVER_HINT) from None
 
 
 def submit(registry: Registry, name: str, assignments: Sequence[str], params_file: Path | None = None) -> dict[str, Any]:
@@ -53,7 +35,8 @@ def submit(registry: Registry, name: str, assignments: Sequence[str], params_fil
     flow = registry.flow(deployment.flow)
     preset = json.loads(deployment.parameters)
     values = parse_params(registry, flow, list(assignments), params_file, preset=preset)
-    return _on_server(_submit(full_name(deployment), to_jsonable_python(values)))
+    with api_errors():
+        return asyncio.run(_submit(full_name(deployment), to_jsonable_python(values)))
 
 
 async def _submit(name: str, parameters: dict[str, Any]) -> dict[str, Any]:
@@ -79,7 +62,8 @@ def status(run_id: str, wait: bool, timeout: float | None = None, registry: Regi
         run_uuid = uuid.UUID(run_id)
     except ValueError:
         raise RuntimeUsageError(f"`{run_id}` is not a flow-run id", "give the id `submit` printed") from None
-    return _on_server(_status(run_uuid, wait, timeout, registry))
+    with api_errors():
+        return asyncio.run(_status(run_uuid, wait, timeout, registry))
 
 
 async def _status(run_id: uuid.UUID, wait: bool, timeout: float | None, registry: Registry | None) -> dict[str, Any]:

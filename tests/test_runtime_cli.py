@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 import types
+from pathlib import Path
 
 import pytest
 
@@ -338,11 +339,19 @@ def test_a_summary_in_a_folder_yet_to_be_made_is_accepted(checked_project, tmp_p
     assert json.loads(path.read_text())["state"] == "Completed"
 
 
-@pytest.mark.parametrize("wait", [[], ["--wait", "--timeout", "3"]])
-def test_status_with_an_unreachable_api_is_an_environment_failure(tmp_path, wait):
+_REPO = str(Path(__file__).resolve().parents[1])
+
+
+@pytest.mark.parametrize("command", [
+    ["status", "00000000-0000-0000-0000-000000000000"],
+    ["status", "00000000-0000-0000-0000-000000000000", "--wait", "--timeout", "3"],
+    ["deploy", "--project", _REPO],
+    ["serve", "kg-nightly", "--project", _REPO],
+])
+def test_an_unreachable_api_is_an_environment_failure(tmp_path, command):
     """As when a flow runs against it: one message and a hint, exit 2, no traceback."""
-    done = _command("status", "00000000-0000-0000-0000-000000000000", *wait, cwd=tmp_path,
-                    PREFECT_API_URL="http://127.0.0.1:1/api", PREFECT_HOME=str(tmp_path / "home"))
+    done = _command(*command, cwd=tmp_path, PREFECT_API_URL="http://127.0.0.1:1/api",
+                    PREFECT_HOME=str(tmp_path / "home"))
     assert done.returncode == 2, done.stderr
     assert done.stderr.startswith("error: cannot reach the Prefect API at http://127.0.0.1:1/api ("), done.stderr
     assert "hint: check PREFECT_API_URL" in done.stderr and "Traceback" not in done.stderr
