@@ -39,8 +39,6 @@ class _Pipeline:
     steps: dict[str, Item]
     #: ids of steps left out for their shape errors
     left_out: frozenset[str]
-    #: whether its steps go into the graph (a spec with shape errors is only checked)
-    linked: bool
 
 
 def compile_pipelines(texts: Sequence[tuple[str, str] | Diagnostic], operations: Sequence[OperationSpec],
@@ -65,36 +63,36 @@ def compile_pipelines(texts: Sequence[tuple[str, str] | Diagnostic], operations:
         if not shape.broken:
             if shape.broken_defaults:  # checked without them: their own errors are reported already
                 tree = dataclasses.replace(tree, value={k: v for k, v in tree.value.items() if k != "defaults"})
-            specs.append(_Spec(path, tree, shape.broken_steps, linked=not shape.diagnostics))
-    steps, found = compile_steps(specs, operations, defaults)
+            specs.append(_Spec(path, tree, shape.broken_steps))
+    steps, found = compile_steps(specs, operations, defaults, troubled=frozenset(d.span.path for d in diagnostics))
+    # (with any mistake nothing is built, so a spec's description reaches a lock only when all is well)
     descriptions = {spec.tree.get("pipeline").value: spec.tree.get("description").value
-                    for spec in specs if spec.linked and spec.tree.get("description") is not None}
+                    for spec in specs if spec.tree.get("description") is not None}
     return steps, descriptions, diagnostics + found
 
 
 @dataclasses.dataclass(frozen=True)
 class _Spec:
-    """A shape-checked spec: linked into the graph, or (with shape errors) only checked."""
+    """A spec whose `pipeline` and `steps` have the schema's shape."""
 
     path: str
     tree: Item
     #: indices of steps with shape errors: only their ids count (other steps may name them)
     broken_steps: frozenset[int] = frozenset()
-    linked: bool = True
 
 
-def compile_steps(specs: Sequence[_Spec], operations: Sequence[OperationSpec],
-                  defaults: tuple[tuple[str, Any], ...]) -> tuple[list[OperationSpec], list[Diagnostic]]:
-    """The operations of the linked `specs`, given the code's `operations` (with the
-    project `defaults` applied) and the project `defaults`; every spec's mistakes. A
-    pipeline with a mistake adds no step: the linker's findings about it come once it is
-    fixed."""
+def compile_steps(specs: Sequence[_Spec], operations: Sequence[OperationSpec], defaults: tuple[tuple[str, Any], ...],
+                  troubled: frozenset[str] = frozenset()) -> tuple[list[OperationSpec], list[Diagnostic]]:
+    """The operations of the `specs`, given the code's `operations` (with the project
+    `defaults` applied) and the project `defaults`; every spec's mistakes. A pipeline
+    with a mistake (here, or in its file's `troubled` path before) adds no step: the
+    linker's findings about it come once it is fixed."""
     code = {op.name: op for op in operations}
     pipelines, diagnostics = _pipelines(specs, code)
     names = {*code, *(f"{p.name}.{step}" for p in pipelines for step in (*p.steps, *p.left_out))}
     known = frozenset((*names, *naming.groups_of(sorted(names))))
     hints = _Hints(sorted(known))
-    troubled = {d.span.path for d in diagnostics}  # a duplicate step id
+    troubled = troubled | {d.span.path for d in diagnostics}  # a duplicate step id
     steps = []
     for pipeline in pipelines:
         built_steps, found = [], []
@@ -105,7 +103,7 @@ def compile_steps(specs: Sequence[_Spec], operations: Sequence[OperationSpec],
         diagnostics += found
         # linked with a mistake, its steps would report it again, garbled (an input to a
         # step that is not there)
-        if pipeline.linked and not found and pipeline.path not in troubled:
+        if not found and pipeline.path not in troubled:
             steps += built_steps
     return steps, diagnostics
 
@@ -146,7 +144,7 @@ def _pipelines(specs: Sequence[_Spec], code: dict[str, OperationSpec]) -> tuple[
                 left_out.add(step_id.value)
             else:
                 steps[step_id.value] = step
-        pipelines.append(_Pipeline(entry.path, spec, name, steps, frozenset(left_out), entry.linked))
+        pipelines.append(_Pipeline(entry.path, spec, name, steps, frozenset(left_out)))
     return pipelines, diagnostics
 
 
