@@ -15,8 +15,7 @@ import asyncio
 import hashlib
 import json
 import os
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from typing import Any
 
 from compiler.diagnostics import did_you_mean
@@ -32,21 +31,12 @@ _SERVER_HINT = ("check PREFECT_API_URL: it must name a running Prefect server (`
                 "starts one); then retry")
 
 
-@contextmanager
-def api_errors() -> Iterator[None]:
+def api_errors() -> Any:
     """Talking to the Prefect API: one that cannot be reached is an EnvironmentFailure
     with a hint, as when a flow runs, not a traceback."""
-    from runtime.prefect_engine import environment_failure
+    from runtime.prefect_engine import api_errors as prefect_api_errors
 
-    try:
-        yield
-    except OrchcRuntimeError:
-        raise
-    except Exception as error:  # Prefect's and httpx's own errors: recognised, or a bug to report
-        failure = environment_failure(error)
-        if failure is None:
-            raise
-        raise EnvironmentFailure(failure.message, _SERVER_HINT) from None
+    return prefect_api_errors(_SERVER_HINT)
 
 
 class UnbuiltProjectError(OrchcRuntimeError):

@@ -14,6 +14,7 @@ import asyncio
 import importlib
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import PurePosixPath
 from types import ModuleType
 from typing import Any
@@ -51,14 +52,8 @@ def run_flow(registry: Registry, flow_name: str, params: dict[str, Any]) -> Any:
 
         params = {**{p.name: UNSET for p in registry.lock.flow(flow_name).params}, **params}
     try:
-        return asyncio.run(function(**params))
-    except OrchcRuntimeError:  # FlowFailed: the operations' own errors
-        raise
-    except Exception as error:  # anything else is Prefect's, and passes through unless recognised
-        failure = environment_failure(error)
-        if failure is None:
-            raise
-        raise failure from None
+        with api_errors():
+            return asyncio.run(function(**params))
     finally:
         if not _api_url_set():  # the temporary server stops with this process
             from runtime.prefect_flows import settle_task_runs
@@ -84,6 +79,22 @@ def import_module(registry: Registry, module: str) -> ModuleType:
 
 
 # -- environment failures ----------------------------------------------------------------------
+
+
+@contextmanager
+def api_errors(hint: str | None = None) -> Iterator[None]:
+    """Talking to Prefect: an API it cannot reach (or a temporary server that did not
+    start) becomes an EnvironmentFailure with a hint (`hint`, else the failure's own), not
+    a traceback; our own errors (FlowFailed: the operations') and the rest pass through."""
+    try:
+        yield
+    except OrchcRuntimeError:
+        raise
+    except Exception as error:
+        failure = environment_failure(error)
+        if failure is None:
+            raise
+        raise (failure if hint is None else EnvironmentFailure(failure.message, hint)) from None
 
 
 def environment_failure(error: BaseException) -> EnvironmentFailure | None:
