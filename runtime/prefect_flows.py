@@ -240,6 +240,12 @@ def _result_of(outcome: Outcome) -> Any:
     return outcome.future.result()
 
 
+#: how long the summary waits for the server to record the task runs of other processes
+_RECORDED_WAIT_SECONDS = 5.0
+#: how long a failed run waits for the server to record the task runs that never started
+_UNSTARTED_WAIT_SECONDS = 60.0
+
+
 def _task_runs(plan: FlowPlan, outcomes: Mapping[str, Outcome]) -> dict[str, Any]:
     """The task runs of the operations that ran, by operation (`OP[i]` for elements)."""
     runs = {}
@@ -277,9 +283,15 @@ async def _end_not_ready(plan: FlowPlan, outcomes: Mapping[str, Outcome]) -> Non
 
     try:
         async with get_client() as client:
-            # the server records task runs from events: set a state only once it knows the run
-            await _recorded(client, [future.task_run_id for future, _, _ in ended], final=False)
+            # the server records task runs from events, later on a loaded machine: set a
+            # state only once it knows the run, and wait longer than for figures (the
+            # run's record is the point here, and this happens only after a failure)
+            known = {task_run.id for task_run in await _recorded(
+                client, [future.task_run_id for future, _, _ in ended], final=False, seconds=_UNSTARTED_WAIT_SECONDS)}
             for future, label, reason in ended:
+                if future.task_run_id not in known:
+                    get_run_logger().warning("the server has no record of %s's task run yet; it stays pending", label)
+                    continue
                 # such a run kept Prefect's default name (`f.after-92e`): it never got to its own
                 await client.request("PATCH", "/task_runs/{id}", path_params={"id": future.task_run_id},
                                      json={"name": label})
@@ -309,8 +321,6 @@ async def _collect_remote_attempts(futures: Mapping[str, Any]) -> None:
         _attempts.update(records)
 
 
-#: how long the summary waits for the server to record the task runs of other processes
-_RECORDED_WAIT_SECONDS = 5.0
 
 
 async def _fill_from_api(rows: list[dict[str, Any]], futures: Mapping[str, Any]) -> None:
@@ -353,13 +363,13 @@ def settle_task_runs() -> None:
         last_task_runs.clear()
 
 
-async def _recorded(client: Any, ids: list[Any], final: bool) -> list[Any]:
+async def _recorded(client: Any, ids: list[Any], final: bool, seconds: float = _RECORDED_WAIT_SECONDS) -> list[Any]:
     """The task runs `ids` once the server has recorded them (in a final state when
-    `final`), or those it has after _RECORDED_WAIT_SECONDS."""
+    `final`), or those it has after `seconds`."""
     from prefect.client.schemas.filters import TaskRunFilter, TaskRunFilterId
 
     only_these = TaskRunFilter(id=TaskRunFilterId(any_=ids))
-    deadline = time.monotonic() + _RECORDED_WAIT_SECONDS
+    deadline = time.monotonic() + seconds
     while True:
         task_runs = await client.read_task_runs(task_run_filter=only_these)
         recorded = [t for t in task_runs if t.state is not None and (t.state.is_final() or not final)]
