@@ -74,7 +74,7 @@ def newest_artifact(key: str) -> dict:
     return artifacts[0]
 
 
-def newest_task_runs(flow_name: str, expected: set[str] = frozenset(), seconds: float = 20) -> dict[str, dict]:
+def newest_task_runs(flow_name: str, expected: set[str] = frozenset(), seconds: float = 60) -> dict[str, dict]:
     """The task runs of flow `flow_name`'s newest run on the API in use, by name, each as
     the REST endpoint returns it (`state` with its `type`, `name` and `message`). The server
     records task runs from events, a moment after they happen: this waits (up to

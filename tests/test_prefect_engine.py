@@ -27,11 +27,11 @@ _arrived = 0
 _arrived_lock = threading.Lock()
 
 async def rendezvous(n):
-    """Return once `n` callers are inside at the same time (fail after 10 s)."""
+    """Return once `n` callers are inside at the same time (fail after 60 s)."""
     global _arrived
     with _arrived_lock:
         _arrived += 1
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 60
     while _arrived < n:
         if time.monotonic() > deadline:
             raise TimeoutError("the async siblings did not run concurrently")
@@ -104,7 +104,7 @@ def test_results_process_executor_and_artifact(tmp_path):
 def test_siblings_run_concurrently(tmp_path):
     source = RENDEZVOUS + """
 import threading
-barrier = threading.Barrier(3, timeout=10)
+barrier = threading.Barrier(3, timeout=60)
 fast_done = threading.Event()
 
 def sync_sibling(): barrier.wait(); return "s"
@@ -113,7 +113,7 @@ def join(a, b, c, d, e, f): return a + b + c + d + e + f
 
 def slow():
     # waits for the end of the fast chain: a slow branch that delayed it would never finish
-    if not fast_done.wait(10): raise TimeoutError("the fast branch was delayed by the slow one")
+    if not fast_done.wait(60): raise TimeoutError("the fast branch was delayed by the slow one")
     return "slow"
 def fast1(): return 1
 def fast2(x): fast_done.set(); return x + 1
