@@ -200,7 +200,7 @@ def test_serve_runs_a_schedule_from_any_folder_until_interrupted(server, project
     process = subprocess.Popen([sys.executable, "-m", "runtime", "serve", "quick", "--project", str(project)],
                                cwd=tmp_path, env=server, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        deadline, completed = time.monotonic() + 120, 0
+        deadline, completed = time.monotonic() + 300, 0
         while time.monotonic() < deadline and completed < 2:
             time.sleep(2)
             assert process.poll() is None, (tmp_path / "serve.log").read_text()
