@@ -253,6 +253,25 @@ def test_a_step_that_makes_a_binding_ambiguous_is_shown_at_its_place_in_the_spec
     assert ("pipelines/nightly.yaml", 14, 9) in {(span.path, span.line, span.column) for span, _ in found[0].related}
 
 
+def test_a_spec_reusing_operations_of_its_own_group_leaves_their_consumers_bound(tmp_path):
+    """A step is known by its path, not by the function it uses: `docs.count(take)` keeps
+    binding to `docs.take` by name when the pipeline `docs.nightly` reuses `docs.take`."""
+    from compiler.api import analyse
+
+    source = (SOURCE + '''
+
+    @operation(name="docs.count")
+    def count(take: list[str]) -> int:
+        return len(take)
+    ''').replace('"nightly.render"', '"docs.nightly.render"')
+    root = _project(tmp_path, pipeline=PIPELINE.replace("pipeline: nightly", "pipeline: docs.nightly"), source=source)
+    analysis = analyse(root)
+    assert [d for d in analysis.diagnostics if d.severity == "error"] == []
+    edges = {(e.source, e.target, e.param, e.reason) for e in analysis.lock.edges}
+    assert ("docs.take", "docs.count", "take", "name") in edges
+    assert ("docs.nightly.take", "docs.nightly.render", "picked", "inputs") in edges
+
+
 def test_the_spec_schema_is_valid_and_the_examples_follow_it():
     import jsonschema
     import yaml

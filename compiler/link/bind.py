@@ -92,13 +92,16 @@ class Binder:
 
     def _name_index(self) -> dict[str, dict[str, set[Target]]]:
         """scope -> name -> targets: operations by relative path and function name,
-        subgroups by relative path (all with dots as underscores)."""
+        subgroups by relative path (all with dots as underscores). A pipeline step is
+        known by its path only: the function it uses is its `use` operation's, and a
+        spec reusing an operation must not take that operation's name from its consumers."""
         index: dict[str, dict[str, set[Target]]] = defaultdict(lambda: defaultdict(set))
         for op in self.operations.values():
             target = Target("operation", op.name)
             for scope in self.scopes[op.name]:
                 index[scope][naming.relative(op.name, scope)].add(target)
-                index[scope][op.function].add(target)
+                if op.uses is None:
+                    index[scope][op.function].add(target)
         for group in self.groups:
             target = Target("group", group)
             for scope in naming.ancestors(group):
