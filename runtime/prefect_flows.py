@@ -292,10 +292,13 @@ async def _end_not_ready(plan: FlowPlan, outcomes: Mapping[str, Outcome]) -> Non
                 if future.task_run_id not in known:
                     get_run_logger().warning("the server has no record of %s's task run yet; it stays pending", label)
                     continue
-                # such a run kept Prefect's default name (`f.after-92e`): it never got to its own
+                await client.set_task_run_state(future.task_run_id, skipped_state(reason), force=True)
+                # such a run kept Prefect's default name (`f.after-92e`): it never got to its
+                # own. Renamed only once its state is the newest: the server updates a run
+                # (its name included) from any event with a newer state, and the run's
+                # `NotReady` event may still be on its way
                 await client.request("PATCH", "/task_runs/{id}", path_params={"id": future.task_run_id},
                                      json={"name": label})
-                await client.set_task_run_state(future.task_run_id, skipped_state(reason), force=True)
     except Exception as error:  # the run's outcome stands; only the UI would show less
         get_run_logger().warning("could not mark the skipped task runs: %s", describe_exception(error))
 
