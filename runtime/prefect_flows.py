@@ -324,8 +324,6 @@ async def _collect_remote_attempts(futures: Mapping[str, Any]) -> None:
         _attempts.update(records)
 
 
-
-
 async def _fill_from_api(rows: list[dict[str, Any]], futures: Mapping[str, Any]) -> None:
     """Attempts and durations of the operations that ran in other processes and whose
     records did not come back (a Ray worker's), read from their task runs once the server
