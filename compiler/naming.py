@@ -87,6 +87,16 @@ def module_name(top_level_group: str) -> str:
     return identifier(top_level_group)
 
 
+def element_name(op: str, index: int) -> str:
+    """The name of element `index` of mapped operation `op`: its task run's, its failure's."""
+    return f"{op}[{index}]"
+
+
+def element_operation(name: str) -> str:
+    """`ops.check` for an element `ops.check[3]`, the name itself otherwise."""
+    return name.split("[", 1)[0]
+
+
 def artifact_key(flow_name: str) -> str:
     """A Prefect artifact key for a flow: lowercase, `[a-z0-9-]` only."""
     key = _ARTIFACT_KEY_UNSAFE.sub("-", flow_name.lower()).strip("-")

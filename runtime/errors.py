@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from compiler import naming
+
 
 class OrchcRuntimeError(Exception):
     """A problem the user can fix; `message` says what is wrong, `hint` how to fix it."""
@@ -88,7 +90,7 @@ class FlowFailed(OrchcRuntimeError):
         super().__init__(self._describe())
 
     def _describe(self) -> str:
-        operations = {name.split("[", 1)[0] for name in self.failures}  # a mapped one's elements count once
+        operations = {naming.element_operation(name) for name in self.failures}  # a mapped one's elements count once
         lines = [f"flow `{self.flow}` failed: {len(operations)} operation(s) failed"]
         lines += [f"  - `{name}` failed: {error}" for name, error in self.failures.items()]
         if self.skipped:
@@ -102,8 +104,3 @@ def describe_exception(error: BaseException) -> str:
     text = str(error)
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
-
-def not_a_list(op: str, param: str, value: Any) -> str:
-    """Why mapped operation `op` cannot map over `value`, bound to `param`: both engines
-    map over exactly a list, what the lock's lifted `list[T]` promises."""
-    return f"`{op}` maps over `{param}`, which is {type(value).__name__}, not a list"

@@ -51,10 +51,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
+from compiler import naming
 from compiler.lock.lockfile import ELEMENT_WORKERS, LockFlow, LockOperation
 from compiler.pools import process_pool
-from runtime import deadlines
-from runtime.errors import FlowFailed, RuntimeUsageError, describe_exception, not_a_list
+from runtime import deadlines, reasons
+from runtime.errors import FlowFailed, RuntimeUsageError, describe_exception
 from runtime.publish import call_as, current_operation, use_artifacts_folder
 from runtime.registry import Registry
 from runtime.result_cache import CacheError, ResultStore
@@ -435,7 +436,7 @@ class _Run:
             try:
                 reason = self._skip_reason(step)
             except Exception as error:  # a result whose truth cannot be told (an array): the step fails
-                record.error = f"its condition `{step.when[0]}` cannot be tested for truth: {describe_exception(error)}"
+                record.error = reasons.untestable_condition(step.when[0], error)
                 self._record_outcome(step, record, False)
                 batches.append(self._release(index, False))
                 continue
@@ -456,14 +457,12 @@ class _Run:
         if step.when is not None:
             target, negated = step.when
             if bool(self.results.get(target)) == negated:
-                if target in self.dormant:  # its None says nothing: it never ran
-                    return f"its condition `{target}` was skipped"
-                return f"its condition `{'not ' if negated else ''}{target}` is false"
+                return reasons.condition_unmet(target, negated, target in self.dormant)
         dormant = self.dormant
         if dormant:
             for param, source in step.data:
                 if source in dormant and (param in step.mapped or param not in step.optional):
-                    return f"upstream `{source}` was skipped and `{param}` does not admit None"
+                    return reasons.skipped_input(source, param)
         return None
 
     def _run_inline(self, index: int) -> list[int]:
@@ -570,7 +569,7 @@ class _Run:
             blocker = next(name for name in step.upstream if operations[name].state != "completed"
                            and name not in self.dormant)
             self.records[index].state = "skipped"
-            self.records[index].reason = f"upstream `{blocker}` did not complete"
+            self.records[index].reason = reasons.upstream_failed(blocker)
             logger.warning("`%s` skipped: upstream `%s` did not complete", step.name, blocker)
             for later in self.plan.downstream[index]:
                 blocked.add(later)
@@ -645,17 +644,16 @@ class _Run:
         for name in step.mapped:
             value = kwargs.get(name)
             if not isinstance(value, list):  # a str would map over its characters, a dict over its keys
-                record.error = not_a_list(step.name, name, value)
+                record.error = reasons.not_a_list(step.name, name, value)
                 return False, None
             columns.append(value)
-        lengths = {len(column) for column in columns}
-        if len(lengths) > 1:
-            sizes = ", ".join(f"`{name}` has {len(column)}" for name, column in zip(step.mapped, columns))
-            record.error = f"`{step.name}` maps over elements of unequal lengths: {sizes}"
+        unequal = reasons.unequal_lengths(step.name, step.mapped, columns)
+        if unequal is not None:
+            record.error = unequal
             return False, None
         record.elements = len(columns[0]) if columns else 0
         # each element counts its own attempts: a failure names the element and its attempts
-        elements = [OpRecord(f"{step.name}[{i}]") for i in range(record.elements)]
+        elements = [OpRecord(naming.element_name(step.name, i)) for i in range(record.elements)]
         calls = [self._call_until_done(step, element, {**kwargs, **dict(zip(step.mapped, values))})
                  for element, values in zip(elements, zip(*columns))]
         outcomes = await asyncio.gather(*calls)

@@ -22,7 +22,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from runtime.errors import describe_exception, not_a_list
+from compiler import naming
+from runtime import reasons
 
 
 @dataclass
@@ -79,29 +80,27 @@ async def _decide(plan: Any, op: str, task: Any, parameters: Mapping[str, Any],
     waits = [future for outcome in upstream for future in outcome.futures]
     failed = next((source for source in plan.upstream[op] if outcomes[source].after_failure), None)
     if failed is not None:
-        return _skip(op, f"upstream `{failed}` did not complete", waits, after_failure=True)
+        return _skip(op, reasons.upstream_failed(failed), waits, after_failure=True)
     condition = plan.when.get(op)
     if condition is not None:
         target, negated = condition
         try:
             value = await _result(outcomes[target])
         except Exception:  # the condition failed: its own task run says how
-            return _skip(op, f"upstream `{target}` did not complete", waits, after_failure=True)
+            return _skip(op, reasons.upstream_failed(target), waits, after_failure=True)
         try:
             runs = bool(value) != negated
         except Exception as error:  # a result whose truth cannot be told (an array): the operation fails
-            return _fail(op, f"its condition `{target}` cannot be tested for truth: {describe_exception(error)}", waits)
+            return _fail(op, reasons.untestable_condition(target, error), waits)
         if not runs:
-            if outcomes[target].skipped is not None:  # its None says nothing: it never ran
-                return _skip(op, f"its condition `{target}` was skipped", waits)
-            return _skip(op, f"its condition `{'not ' if negated else ''}{target}` is false", waits)
+            return _skip(op, reasons.condition_unmet(target, negated, outcomes[target].skipped is not None), waits)
     arguments: dict[str, Any] = {name: parameters[name] for name in plan.takes[op]}
     for param, source in plan.inputs[op]:
         outcome = outcomes[source]
         if outcome.skipped is None:
             arguments[param] = outcome.argument()
         elif param in plan.mapped.get(op, ()) or param not in plan.optional[op]:
-            return _skip(op, f"upstream `{source}` was skipped and `{param}` does not admit None", waits)
+            return _skip(op, reasons.skipped_input(source, param), waits)
         else:
             arguments[param] = None
     order = [f for source in plan.waits[op] for f in outcomes[source].futures]
@@ -125,18 +124,17 @@ async def _map(op: str, task: Any, mapped: tuple[str, ...], arguments: dict[str,
             try:
                 resolved = await _result(Outcome(elements=value) if elements else Outcome(future=value))
             except Exception:
-                return _skip(op, f"upstream `{sources[name]}` did not complete", waits, after_failure=True)
+                return _skip(op, reasons.upstream_failed(sources[name]), waits, after_failure=True)
             value = value if elements else resolved
         if not isinstance(value, list):  # a str would map over its characters, a dict over its keys
-            return _fail(op, not_a_list(op, name, value), waits)
+            return _fail(op, reasons.not_a_list(op, name, value), waits)
         columns.append(value)
-    lengths = {len(column) for column in columns}
-    if len(lengths) > 1:
-        sizes = ", ".join(f"`{name}` has {len(column)}" for name, column in zip(mapped, columns))
-        return _fail(op, f"`{op}` maps over elements of unequal lengths: {sizes}", waits)
+    unequal = reasons.unequal_lengths(op, mapped, columns)
+    if unequal is not None:
+        return _fail(op, unequal, waits)
     elements = []
     for index, values in enumerate(zip(*columns)):
-        element = task.with_options(task_run_name=f"{op}[{index}]")
+        element = task.with_options(task_run_name=naming.element_name(op, index))
         call = {**arguments, **dict(zip(mapped, values))}
         elements.append(element.submit(**call, wait_for=order) if order else element.submit(**call))
     return Outcome(elements=elements, futures=list(elements))

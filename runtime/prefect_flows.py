@@ -28,6 +28,7 @@ from typing import Any
 
 from compiler import naming
 from compiler.lock.lockfile import LockFile, LockFlow
+from runtime import reasons
 from runtime.errors import FlowFailed, describe_exception
 from runtime.prefect_branches import Outcome, place_dynamic, placed, skipped_state
 from runtime.prefect_support import _attempts, _attempts_lock
@@ -256,7 +257,7 @@ def _task_runs(plan: FlowPlan, outcomes: Mapping[str, Outcome]) -> dict[str, Any
         if outcome.elements is None:
             runs[name] = outcome.future
         else:
-            runs.update((f"{name}[{index}]", future) for index, future in enumerate(outcome.elements))
+            runs.update((naming.element_name(name, index), future) for index, future in enumerate(outcome.elements))
     return runs
 
 
@@ -268,12 +269,12 @@ async def _end_not_ready(plan: FlowPlan, outcomes: Mapping[str, Outcome]) -> Non
     ended = []
     for name in plan.members:  # in flow order: an upstream is marked before its consumers
         outcome = outcomes[name]
-        labels = [name] if outcome.elements is None else [f"{name}[{i}]" for i in range(len(outcome.elements))]
+        labels = [name] if outcome.elements is None else [naming.element_name(name, i) for i in range(len(outcome.elements))]
         waiting = [(future, label) for future, label in zip(outcome.futures, labels) if not future.state.is_final()]
         if not waiting:
             continue
         blocker = next((source for source in plan.upstream[name] if _did_not_complete(outcomes[source])), None)
-        outcome.skipped = f"upstream `{blocker}` did not complete" if blocker else "its upstream did not complete"
+        outcome.skipped = reasons.upstream_failed(blocker)
         outcome.after_failure = True
         ended += [(future, label, outcome.skipped) for future, label in waiting]
     if not ended:

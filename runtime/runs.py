@@ -142,13 +142,13 @@ def _operations(task_runs: Sequence[Any], operations: Sequence[str],
     for task_run in sorted(task_runs, key=lambda t: (t.name, str(t.id))):
         name = _operation_of(task_run.name, names)
         rows[name] = _task_run_row(name, task_run)
-    ran = {_base(name) for name in rows}
+    ran = {naming.element_operation(name) for name in rows}
     for name in names:
         if name not in ran:
             rows[name] = _summarised(summary[name]) if name in summary else {
                 "operation": name, "state": "NotStarted", "attempts": 0, "duration_s": None, "reason": None}
     order = {name: index for index, name in enumerate(names)}
-    return sorted(rows.values(), key=lambda row: (order.get(_base(row["operation"]), len(order)),
+    return sorted(rows.values(), key=lambda row: (order.get(naming.element_operation(row["operation"]), len(order)),
                                                   _element_index(row["operation"]), row["operation"]))
 
 
@@ -171,11 +171,6 @@ def _summarised(row: dict[str, Any]) -> dict[str, Any]:
             "attempts": attempts if isinstance(attempts, int) else 0,
             "duration_s": duration if isinstance(duration, (int, float)) else None,
             "reason": reason if isinstance(reason, str) else None}
-
-
-def _base(name: str) -> str:
-    """`ops.check` for an element `ops.check[3]`."""
-    return name.split("[", 1)[0]
 
 
 def _element_index(name: str) -> int:
